@@ -1,0 +1,195 @@
+"""The course's running example: "The cat sat on the mat because it was tired".
+
+A tiny, hand-built world small enough to read every number. Each word is a
+vector of five named features; three small hand-set matrices turn those
+features into queries, keys and values so that "it" attends most to "cat".
+
+Nothing here is learned. The chapter "What is a learned weight matrix?"
+replaces the hand-set matrices with trained ones.
+
+Features of an embedding (``d_model = 5``):
+
+``noun``      the word names a thing;
+``animate``   the thing is alive (or the word describes living things);
+``pronoun``   the word stands for a noun mentioned elsewhere;
+``verb``      the word is an action or a state;
+``function``  a small grammatical word (articles, prepositions, conjunctions).
+
+Query and key dimensions (``d_k = 3``), what a query *looks for* and what a key *offers*:
+``noun``, ``animate``, ``action``. Value dimensions (``d_v = 3``), what a word
+passes on: ``noun``, ``animate``, ``action``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .attention import SelfAttention
+
+__all__ = [
+    "SENTENCE",
+    "FEATURES",
+    "QK_DIMS",
+    "V_DIMS",
+    "VOCAB",
+    "tokenize",
+    "embed",
+    "weights",
+    "layer",
+    "RunningExample",
+    "running_example",
+]
+
+SENTENCE = "The cat sat on the mat because it was tired"
+FEATURES = ("noun", "animate", "pronoun", "verb", "function")
+QK_DIMS = ("noun", "animate", "action")
+V_DIMS = ("noun", "animate", "action")
+
+#: Embedding of each known (lower-case) word, in the order of ``FEATURES``.
+VOCAB: dict[str, tuple[float, ...]] = {
+    # function words
+    "the": (0.0, 0.0, 0.0, 0.0, 1.0),
+    "a": (0.0, 0.0, 0.0, 0.0, 1.0),
+    "on": (0.0, 0.0, 0.0, 0.0, 1.0),
+    "under": (0.0, 0.0, 0.0, 0.0, 1.0),
+    "because": (0.0, 0.0, 0.0, 0.0, 1.0),
+    "and": (0.0, 0.0, 0.0, 0.0, 1.0),
+    "very": (0.0, 0.0, 0.0, 0.0, 1.0),
+    # animals (animate nouns)
+    "cat": (1.0, 1.0, 0.0, 0.0, 0.0),
+    "dog": (1.0, 1.0, 0.0, 0.0, 0.0),
+    "bird": (1.0, 1.0, 0.0, 0.0, 0.0),
+    # objects (inanimate nouns)
+    "mat": (1.0, 0.0, 0.0, 0.0, 0.0),
+    "rug": (1.0, 0.0, 0.0, 0.0, 0.0),
+    "sofa": (1.0, 0.0, 0.0, 0.0, 0.0),
+    # pronoun
+    "it": (0.5, 0.0, 1.0, 0.0, 0.0),
+    # verbs
+    "sat": (0.0, 0.3, 0.0, 1.0, 0.0),
+    "slept": (0.0, 0.3, 0.0, 1.0, 0.0),
+    "was": (0.0, 0.0, 0.0, 1.0, 0.5),
+    # adjectives: "tired" describes living things, "dirty" and "old" describe things
+    "tired": (0.0, 0.8, 0.0, 0.3, 0.0),
+    "hungry": (0.0, 0.8, 0.0, 0.3, 0.0),
+    "dirty": (0.3, 0.0, 0.0, 0.3, 0.0),
+    "old": (0.3, 0.0, 0.0, 0.3, 0.0),
+}
+
+# Rows: the five features; columns: what the word's query looks for.
+_W_Q = np.array(
+    [
+        # noun animate action
+        [0.0, 0.0, 1.0],  # noun: a noun looks for what it does (verbs)
+        [0.0, 0.0, 0.0],  # animate
+        [2.0, 2.0, 0.0],  # pronoun: looks for a noun, preferably a living one
+        [1.0, 0.0, 0.0],  # verb: looks for a noun (its subject)
+        [0.0, 0.0, 0.0],  # function: looks for nothing in particular
+    ]
+)
+# Rows: the five features; columns: what the word's key offers.
+_W_K = np.array(
+    [
+        [1.0, 0.0, 0.0],  # noun: "I am a noun"
+        [0.0, 1.0, 0.0],  # animate: "I am alive"
+        [0.0, 0.0, 0.0],  # pronoun: offers nothing of its own
+        [0.0, 0.0, 1.0],  # verb: "I am an action"
+        [0.0, 0.0, 0.0],  # function
+    ]
+)
+# Rows: the five features; columns: what the word passes on when attended to.
+_W_V = np.array(
+    [
+        [1.0, 0.0, 0.0],  # noun
+        [0.0, 1.0, 0.0],  # animate
+        [0.0, 0.0, 0.0],  # pronoun
+        [0.0, 0.0, 1.0],  # verb
+        [0.0, 0.0, 0.0],  # function
+    ]
+)
+
+
+def tokenize(sentence: str) -> list[str]:
+    """Split a sentence on spaces and drop a final full stop.
+
+    Examples
+    --------
+    >>> from selfattn.example import tokenize
+    >>> tokenize("The cat sat on the mat.")
+    ['The', 'cat', 'sat', 'on', 'the', 'mat']
+    """
+    return [w.strip(".,;!?") for w in sentence.split() if w.strip(".,;!?")]
+
+
+def embed(tokens) -> np.ndarray:
+    """Embedding matrix ``X`` of shape ``(n, d_model)`` for a list of words or a sentence.
+
+    Raises
+    ------
+    ValueError
+        If a word is not in :data:`VOCAB`; the message lists the known words.
+
+    Examples
+    --------
+    >>> from selfattn.example import embed
+    >>> embed("The cat").shape
+    (2, 5)
+    >>> embed(["cat", "unicorn"])
+    Traceback (most recent call last):
+    ...
+    ValueError: unknown word(s) ['unicorn']; known words: a, and, because, bird, cat, dirty, dog, hungry, it, mat, old, on, rug, sat, slept, sofa, the, tired, under, very, was
+    """
+    if isinstance(tokens, str):
+        tokens = tokenize(tokens)
+    unknown = [t for t in tokens if t.lower() not in VOCAB]
+    if unknown:
+        raise ValueError(f"unknown word(s) {unknown}; known words: {', '.join(sorted(VOCAB))}")
+    if not tokens:
+        raise ValueError("need at least one word, got none")
+    return np.array([VOCAB[t.lower()] for t in tokens], dtype=np.float64)  # (n, d_model)
+
+
+def weights() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Copies of the hand-set ``(W_q, W_k, W_v)``, shapes ``(5, 3)`` each."""
+    return _W_Q.copy(), _W_K.copy(), _W_V.copy()
+
+
+def layer() -> SelfAttention:
+    """A :class:`~selfattn.SelfAttention` holding the hand-set matrices."""
+    return SelfAttention.from_weights(*weights())
+
+
+@dataclass(frozen=True)
+class RunningExample:
+    """The running example, ready to use: ``tokens``, ``X`` and the three matrices."""
+
+    tokens: list
+    X: np.ndarray
+    W_q: np.ndarray
+    W_k: np.ndarray
+    W_v: np.ndarray
+
+    def index(self, word: str) -> int:
+        """Position of the first occurrence of ``word`` (case-sensitive)."""
+        return self.tokens.index(word)
+
+
+def running_example(sentence: str = SENTENCE) -> RunningExample:
+    """Tokens, embeddings and hand-set weights for ``sentence`` (default: the running example).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from selfattn import scaled_dot_product_attention
+    >>> from selfattn.example import running_example
+    >>> ex = running_example()
+    >>> ex.X.shape, ex.W_q.shape
+    ((10, 5), (5, 3))
+    >>> out, w = scaled_dot_product_attention(ex.X @ ex.W_q, ex.X @ ex.W_k, ex.X @ ex.W_v)
+    >>> ex.tokens[int(np.argmax(w[ex.index("it")]))]
+    'cat'
+    """
+    tokens = tokenize(sentence)
+    return RunningExample(tokens, embed(tokens), *weights())
