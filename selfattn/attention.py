@@ -310,7 +310,15 @@ def scaled_dot_product_attention(q, k, v, mask=None, scale=None):
     elif isinstance(scale, bool) or not isinstance(scale, (int, float, np.number)) or not math.isfinite(scale):
         raise ValueError(f"scale must be a finite number, got {scale!r}")
     dtype = np.result_type(q, k, v)
-    scores = (q @ np.swapaxes(k, -1, -2)) * dtype.type(scale)  # (..., n_q, n_k)
+    with np.errstate(over="ignore", invalid="ignore"):
+        scores = (q @ np.swapaxes(k, -1, -2)) * dtype.type(scale)  # (..., n_q, n_k)
+    if not np.isfinite(scores).all():  # finite inputs, but the products overflow the dtype
+        idx = tuple(int(i) for i in np.argwhere(~np.isfinite(scores))[0])
+        raise ValueError(
+            f"the scores q @ k^T * scale overflow {dtype} (first at index {idx}); "
+            f"largest |q| = {float(np.abs(q).max()):.3g}, largest |k| = {float(np.abs(k).max()):.3g}, "
+            f"scale = {float(scale):.3g}: rescale q or k"
+        )
     if mask is not None:
         mask = _check_mask(mask, scores.shape)
     weights = softmax(scores, axis=-1, mask=mask)  # (..., n_q, n_k)
@@ -467,9 +475,10 @@ class SelfAttention:
     def steps(self, x, mask=None, scale=None) -> AttentionSteps:
         """Run the layer and return every intermediate (see :class:`AttentionSteps`)."""
         x = _check_input(x, self.d_model)  # (..., n, d_model)
-        q = x @ self.W_q  # (..., n, d_k)
-        k = x @ self.W_k  # (..., n, d_k)
-        v = x @ self.W_v  # (..., n, d_v)
+        # the weights follow the input's dtype, so float32 input stays float32
+        q = x @ self.W_q.astype(x.dtype, copy=False)  # (..., n, d_k)
+        k = x @ self.W_k.astype(x.dtype, copy=False)  # (..., n, d_k)
+        v = x @ self.W_v.astype(x.dtype, copy=False)  # (..., n, d_v)
         output, weights = scaled_dot_product_attention(q, k, v, mask=mask, scale=scale)
         scores = q @ np.swapaxes(k, -1, -2)  # (..., n, n)
         used_scale = 1.0 / math.sqrt(self.d_k) if scale is None else float(scale)

@@ -189,12 +189,13 @@ class MultiHeadAttention:
         if mask is not None:
             mask = _check_mask(mask, x.shape[:-2] + (n, n))  # (..., n, n)
             mask = mask[..., None, :, :]  # (..., 1, n, n): same mask for every head
-        q = split_heads(x @ self.W_q, self.n_heads)  # (..., h, n, d_head)
-        k = split_heads(x @ self.W_k, self.n_heads)  # (..., h, n, d_head)
-        v = split_heads(x @ self.W_v, self.n_heads)  # (..., h, n, d_head)
+        W_q, W_k, W_v, W_o = (w.astype(x.dtype, copy=False) for w in (self.W_q, self.W_k, self.W_v, self.W_o))
+        q = split_heads(x @ W_q, self.n_heads)  # (..., h, n, d_head)
+        k = split_heads(x @ W_k, self.n_heads)  # (..., h, n, d_head)
+        v = split_heads(x @ W_v, self.n_heads)  # (..., h, n, d_head)
         heads, weights = scaled_dot_product_attention(q, k, v, mask=mask)  # (..., h, n, d_head)
         concat = merge_heads(heads)  # (..., n, d_model)
-        output = concat @ self.W_o  # (..., n, d_model)
+        output = concat @ W_o  # (..., n, d_model)
         return MultiHeadSteps(q, k, v, weights, heads, concat, output)
 
     def __call__(self, x, mask=None):

@@ -67,7 +67,12 @@ def attention(q, k, v, mask=None, scale=None):
         scale = 1.0 / math.sqrt(q.shape[-1])
     scores = (q @ k.transpose(-2, -1)) * scale  # (..., n_q, n_k)
     if mask is not None:
-        mask = torch.as_tensor(mask, dtype=torch.bool, device=scores.device)
+        mask = torch.as_tensor(mask, device=scores.device)
+        if mask.dtype != torch.bool:  # a float (additive) mask read as bool would flip its meaning
+            raise ValueError(
+                f"mask must be boolean (True = may attend), got dtype {mask.dtype}; "
+                "an additive float mask is not accepted, convert it with `mask = additive == 0`"
+            )
         scores = scores.masked_fill(~mask, float("-inf"))
     m = scores.amax(dim=-1, keepdim=True).detach()
     m = torch.where(torch.isfinite(m), m, torch.zeros_like(m))  # fully masked rows
@@ -182,7 +187,7 @@ class MultiHeadAttention(nn.Module):
 
         q, k, v = split(x @ self.W_q), split(x @ self.W_k), split(x @ self.W_v)  # (..., h, n, d_head)
         if mask is not None:
-            mask = torch.as_tensor(mask, dtype=torch.bool).unsqueeze(-3)  # (..., 1, n, n)
+            mask = torch.as_tensor(mask).unsqueeze(-3)  # (..., 1, n, n); dtype checked in attention()
         heads, weights = attention(q, k, v, mask=mask)  # (..., h, n, d_head), (..., h, n, n)
         concat = heads.transpose(-3, -2).reshape(*lead, n, self.d_model)  # (..., n, d_model)
         return concat @ self.W_o, weights  # (..., n, d_model), (..., h, n, n)
