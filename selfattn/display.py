@@ -44,14 +44,20 @@ class Table:
     def _cells(self) -> list[list[str]]:
         return [[_fmt(x, self.digits) for x in row] for row in self.values]
 
-    def _row_max(self) -> list[int]:
-        return [int(np.argmax(row)) for row in self.values]
+    def _row_max(self) -> list[set]:
+        """Column indices of each row's largest entry (ties included; none if the row is constant)."""
+        tops = []
+        for row in self.values:
+            at_max = np.isclose(row, row.max(), rtol=0.0, atol=1e-12)
+            tops.append(set() if at_max.all() else {int(j) for j in np.flatnonzero(at_max)})
+        return tops
 
     def __repr__(self) -> str:
         cells = self._cells()
         if self.highlight_max:  # mark the largest entry of each row with "*"
-            for r, j in zip(cells, self._row_max()):
-                r[j] += "*"
+            for r, top in zip(cells, self._row_max()):
+                for j in top:
+                    r[j] += "*"
         header = [""] + self.col_labels
         body = [[lab] + r for lab, r in zip(self.row_labels, cells)]
         widths = [max(len(row[c]) for row in [header] + body) for c in range(len(header))]
@@ -66,14 +72,14 @@ class Table:
     def _repr_html_(self) -> str:
         e = html.escape
         cells = self._cells()
-        top = self._row_max() if self.highlight_max else [None] * len(cells)
+        top = self._row_max() if self.highlight_max else [set()] * len(cells)
         out = ['<table class="selfattn-table" style="text-align:right">']
         if self.caption:
             out.append(f"<caption>{e(self.caption)}</caption>")
         out.append("<thead><tr><th></th>" + "".join(f"<th>{e(c)}</th>" for c in self.col_labels)
                    + "</tr></thead><tbody>")
         for lab, row, j_top in zip(self.row_labels, cells, top):
-            tds = "".join(f"<td><b>{c}</b></td>" if j == j_top else f"<td>{c}</td>"
+            tds = "".join(f"<td><b>{c}</b></td>" if j in j_top else f"<td>{c}</td>"
                           for j, c in enumerate(row))
             out.append(f"<tr><th>{e(lab)}</th>{tds}</tr>")
         out.append("</tbody></table>")
@@ -97,7 +103,8 @@ def table(matrix, row_labels=None, col_labels=None, digits: int = 2, caption: st
     caption : str, optional
         A title shown above the table.
     highlight_max : bool, default False
-        Bold the largest entry of each row (marked ``*`` in plain text).
+        Bold the largest entry of each row (marked ``*`` in plain text). Ties are all
+        marked; a row whose entries are all equal has no largest entry and is not marked.
 
     Returns
     -------
@@ -117,9 +124,10 @@ def table(matrix, row_labels=None, col_labels=None, digits: int = 2, caption: st
          noun  animate
     cat  1.00     0.50
     it   0.25     2.00
-    >>> table([0.1, 0.9], col_labels=["mat", "cat"], row_labels=["it"], digits=1, highlight_max=True)
-        mat   cat
-    it  0.1  0.9*
+    >>> table([[0.1, 0.9], [0.5, 0.5]], ["it", "the"], ["mat", "cat"], digits=1, highlight_max=True)
+         mat   cat
+    it   0.1  0.9*
+    the  0.5   0.5
     >>> table([[1.0, 2.0]], ["a", "b"])
     Traceback (most recent call last):
     ...

@@ -57,3 +57,11 @@ def test_table_never_prints_negative_zero():
 def test_table_rejects_bad_input_with_a_message_naming_it(kwargs, message):
     with pytest.raises(ValueError, match=message):
         table(**kwargs)
+
+
+def test_table_highlights_every_tied_maximum_but_not_a_constant_row():
+    t = table([[0.15, 0.1, 0.15], [0.1, 0.1, 0.1]], ["cat", "the"], ["sat", "on", "was"], highlight_max=True)
+    html = t._repr_html_()
+    assert html.count("<td><b>0.15</b></td>") == 2  # "sat" and "was" tie for "cat"
+    assert "<b>0.10</b>" not in html  # "the" spreads its attention evenly: nothing stands out
+    assert "*" not in repr(t).splitlines()[2]
