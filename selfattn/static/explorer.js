@@ -1,0 +1,456 @@
+// The attention explorer: pure compute functions, then the anywidget view.
+//
+// The compute functions are exported so that node can import this file and the test suite can
+// compare them with selfattn (tests/test_widgets.py). They follow selfattn.attention line by line:
+// row vectors (Q = X W_q), float64 (JavaScript numbers), scores = (Q K^T) * scale, a stable
+// softmax that subtracts the row maximum, mask true = may attend, fully masked row = all zeros.
+//
+// The view renders and recomputes entirely in the browser, so it keeps working in the static HTML
+// book with no kernel. With a kernel, Python recomputes `weights` too; in mode "python" (the
+// learner's own attention function) the view shows Python's `weights` instead of its own.
+
+// --------------------------------------------------------------------------------------------
+// pure compute functions
+// --------------------------------------------------------------------------------------------
+
+/** Matrix product A (n, p) times B (p, m) as arrays of rows. */
+export function matmul(A, B) {
+  const n = A.length;
+  const p = B.length;
+  const m = p ? B[0].length : 0;
+  if (n && A[0].length !== p) {
+    throw new Error(`cannot multiply shapes (${n}, ${A[0].length}) and (${p}, ${m})`);
+  }
+  const C = new Array(n);
+  for (let i = 0; i < n; i++) {
+    const row = new Array(m).fill(0);
+    const a = A[i];
+    for (let k = 0; k < p; k++) {
+      const aik = a[k];
+      const b = B[k];
+      for (let j = 0; j < m; j++) row[j] += aik * b[j];
+    }
+    C[i] = row;
+  }
+  return C; // (n, m)
+}
+
+/** Transpose of a (n, m) matrix. */
+export function transpose(A) {
+  const n = A.length;
+  const m = n ? A[0].length : 0;
+  const T = new Array(m);
+  for (let j = 0; j < m; j++) {
+    T[j] = new Array(n);
+    for (let i = 0; i < n; i++) T[j][i] = A[i][j];
+  }
+  return T; // (m, n)
+}
+
+/** Boolean (n, n) mask, true on and below the diagonal: token i may attend to tokens 0..i. */
+export function causalMask(n) {
+  const M = new Array(n);
+  for (let i = 0; i < n; i++) {
+    M[i] = new Array(n);
+    for (let j = 0; j < n; j++) M[i][j] = j <= i;
+  }
+  return M;
+}
+
+/**
+ * Numerically stable softmax of every row, restricted to the positions where mask is true.
+ * A row in which every position is masked gets all-zero weights (never NaN).
+ */
+export function softmaxRows(scores, mask = null) {
+  return scores.map((row, i) => {
+    const allowed = row.map((_, j) => (mask ? Boolean(mask[i][j]) : true));
+    let m = -Infinity;
+    row.forEach((x, j) => {
+      if (allowed[j] && x > m) m = x;
+    });
+    if (!Number.isFinite(m)) m = 0; // fully masked row
+    const e = row.map((x, j) => (allowed[j] ? Math.exp(x - m) : 0)); // every exponent <= 0
+    let total = 0;
+    for (const x of e) total += x;
+    return e.map((x) => (total > 0 ? x / total : 0));
+  });
+}
+
+function checkFinite(A, name) {
+  A.forEach((row, i) =>
+    row.forEach((x, j) => {
+      if (typeof x !== "number" || !Number.isFinite(x)) {
+        throw new Error(`${name} holds a non-finite value ${x} at (${i}, ${j})`);
+      }
+    }),
+  );
+}
+
+/**
+ * Self-attention of the embeddings X (n, d_model) with W_q, W_k (d_model, d_k), W_v (d_model, d_v).
+ *
+ * options.scale multiplies the scores (default 1 / sqrt(d_k)); options.mask is "none", "causal"
+ * or a boolean (n, n) matrix. Returns every intermediate, like SelfAttention.steps in Python:
+ * {q, k, v, scores (raw Q K^T), scale, weights (n, n), output (n, d_v)}.
+ */
+export function attention(X, W_q, W_k, W_v, options = {}) {
+  checkFinite(X, "X");
+  checkFinite(W_q, "W_q");
+  checkFinite(W_k, "W_k");
+  checkFinite(W_v, "W_v");
+  const n = X.length;
+  const q = matmul(X, W_q); // (n, d_k)
+  const k = matmul(X, W_k); // (n, d_k)
+  const v = matmul(X, W_v); // (n, d_v)
+  const d_k = W_q[0].length;
+  if (W_k[0].length !== d_k) {
+    throw new Error(`W_q and W_k must have the same number of columns d_k, got ${d_k} and ${W_k[0].length}`);
+  }
+  let scale = options.scale;
+  if (scale === undefined || scale === null) scale = 1 / Math.sqrt(d_k);
+  if (!Number.isFinite(scale)) throw new Error(`scale must be a finite number, got ${scale}`);
+  const scores = matmul(q, transpose(k)); // (n, n)
+  const scaled = scores.map((row) => row.map((x) => x * scale)); // (n, n)
+  let mask = options.mask ?? "none";
+  if (mask === "none") mask = null;
+  else if (mask === "causal") mask = causalMask(n);
+  const weights = softmaxRows(scaled, mask); // (n, n)
+  const output = matmul(weights, v); // (n, d_v)
+  return { q, k, v, scores, scale, weights, output };
+}
+
+// Matplotlib's "cividis" (colour-blind safe, perceptually uniform), sampled at 17 points.
+const CIVIDIS = [
+  [0, 34, 78], [0, 46, 106], [26, 56, 111], [50, 67, 109], [67, 78, 108], [83, 90, 109],
+  [97, 101, 111], [111, 112, 115], [125, 124, 120], [140, 136, 120], [155, 148, 118],
+  [171, 160, 114], [188, 174, 108], [205, 187, 99], [222, 201, 88], [240, 216, 70], [254, 232, 56],
+];
+
+/** Cividis colour [r, g, b] (0..255) of t in [0, 1], linearly interpolated. */
+export function cividis(t) {
+  const x = Math.min(1, Math.max(0, Number.isFinite(t) ? t : 0)) * (CIVIDIS.length - 1);
+  const i = Math.min(CIVIDIS.length - 2, Math.floor(x));
+  const f = x - i;
+  return CIVIDIS[i].map((c, ch) => Math.round(c + f * (CIVIDIS[i + 1][ch] - c)));
+}
+
+function luminance([r, g, b]) {
+  const lin = (c) => {
+    const s = c / 255;
+    return s <= 0.04045 ? s / 12.92 : ((s + 0.055) / 1.055) ** 2.4;
+  };
+  return 0.2126 * lin(r) + 0.7152 * lin(g) + 0.0722 * lin(b);
+}
+
+/** Black or white, whichever contrasts more with the background rgb (at least 4.5:1 on cividis). */
+export function textColour(rgb) {
+  const L = luminance(rgb);
+  return (L + 0.05) / 0.05 >= 1.05 / (L + 0.05) ? "#000000" : "#ffffff";
+}
+
+// --------------------------------------------------------------------------------------------
+// the view
+// --------------------------------------------------------------------------------------------
+
+let instances = 0;
+
+function h(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs)) {
+    if (value === null || value === undefined || value === false) continue;
+    if (key === "class") node.className = value;
+    else if (key === "text") node.textContent = value;
+    else node.setAttribute(key, value === true ? "" : String(value));
+  }
+  for (const child of children) if (child) node.append(child);
+  return node;
+}
+
+function tokenLabels(tokens) {
+  return tokens.map((t, i) => (tokens.indexOf(t) !== tokens.lastIndexOf(t) ? `${t} (${i + 1})` : t));
+}
+
+function render({ model, el }) {
+  const uid = `sa-explorer-${++instances}`;
+  const root = h("div", { class: "sa-explorer", "data-testid": "attention-explorer" });
+  el.append(root);
+  let pythonTimer = null;
+  let waitingForPython = false;
+
+  const get = (name) => model.get(name);
+
+  /** The weights to show, and an error message if they cannot be shown. */
+  function currentResult() {
+    if (get("mode") === "python") {
+      const w = get("weights") || [];
+      const err = get("error") || "";
+      const n = get("tokens").length;
+      if (err) return { weights: null, error: err };
+      if (w.length !== n) return { weights: null, error: "" };
+      return { weights: w, error: "" };
+    }
+    try {
+      const res = attention(get("X"), get("W_q"), get("W_k"), get("W_v"), {
+        scale: get("scale"),
+        mask: get("mask"),
+      });
+      return { weights: res.weights, error: "" };
+    } catch (e) {
+      return { weights: null, error: String(e.message || e) };
+    }
+  }
+
+  // ---- building the DOM (when the sentence or the configuration changes) ----
+  let parts = {};
+
+  function build() {
+    root.replaceChildren();
+    parts = { sliders: [], cells: [], bars: [] };
+    const tokens = get("tokens");
+    const labels = tokenLabels(tokens);
+    const controls = get("controls");
+    const features = get("features");
+    const n = tokens.length;
+
+    // top row of controls: query word, scale, mask
+    const top = h("div", { class: "sa-controls" });
+    const qid = `${uid}-query`;
+    const select = h("select", { id: qid, "data-testid": "query-select" });
+    labels.forEach((t, i) => select.append(h("option", { value: i, text: t })));
+    select.addEventListener("change", () => {
+      model.set("query_index", Number(select.value));
+      model.save_changes();
+    });
+    top.append(h("div", { class: "sa-field" }, h("label", { for: qid, text: "Query word" }), select));
+    parts.select = select;
+
+    if (controls.includes("scale")) {
+      const sid = `${uid}-scale`;
+      const slider = h("input", {
+        type: "range", id: sid, min: 0, max: get("scale_max"), step: 0.01,
+        "data-testid": "scale-slider",
+      });
+      const out = h("output", { for: sid, class: "sa-value" });
+      slider.addEventListener("input", () => {
+        model.set("scale", Number(slider.value));
+        model.save_changes();
+      });
+      const reset = h("button", { type: "button", "data-testid": "scale-reset" });
+      reset.addEventListener("click", () => {
+        model.set("scale", get("default_scale"));
+        model.save_changes();
+      });
+      const none = h("button", { type: "button", "data-testid": "scale-one", text: "No scaling (1)" });
+      none.addEventListener("click", () => {
+        model.set("scale", 1);
+        model.save_changes();
+      });
+      top.append(
+        h("div", { class: "sa-field" },
+          h("label", { for: sid, text: "Score multiplier (scale)" }), slider, out, reset, none),
+      );
+      Object.assign(parts, { scaleSlider: slider, scaleOut: out, scaleReset: reset });
+    }
+
+    if (controls.includes("mask")) {
+      const mid = `${uid}-mask`;
+      const mselect = h("select", { id: mid, "data-testid": "mask-select" });
+      mselect.append(h("option", { value: "none", text: "none: every word sees every word" }));
+      mselect.append(h("option", { value: "causal", text: "causal: a word sees itself and earlier words" }));
+      mselect.addEventListener("change", () => {
+        model.set("mask", mselect.value);
+        model.save_changes();
+      });
+      top.append(h("div", { class: "sa-field" }, h("label", { for: mid, text: "Mask" }), mselect));
+      parts.maskSelect = mselect;
+    }
+    root.append(top);
+
+    if (get("mode") === "python") {
+      root.append(
+        h("p", {
+          class: "sa-note",
+          text: "These weights come from your own attention function, which runs in Python: "
+            + "they update only while a kernel is running (JupyterLab or Binder).",
+        }),
+      );
+    }
+    parts.status = h("p", { class: "sa-note", role: "status", "data-testid": "status" });
+    root.append(parts.status);
+    parts.errorSlot = h("div", { class: "sa-error-slot" });
+    root.append(parts.errorSlot);
+
+    // heatmap of all weights and bars of the query word
+    const main = h("div", { class: "sa-main" });
+    const table = h("table", { class: "sa-heatmap" });
+    table.append(
+      h("caption", {
+        text: "All attention weights. Each row is a query word, each column a key word; "
+          + "each row sums to 1. Lighter colour: larger weight.",
+      }),
+    );
+    const thead = h("thead");
+    const headRow = h("tr", {}, h("th", { scope: "col", class: "sa-corner", text: "query \\ key" }));
+    labels.forEach((t) => headRow.append(h("th", { scope: "col", text: t })));
+    thead.append(headRow);
+    const tbody = h("tbody");
+    parts.rowHeads = [];
+    parts.rows = [];
+    for (let i = 0; i < n; i++) {
+      const th = h("th", { scope: "row", text: labels[i] });
+      const tr = h("tr", {}, th);
+      const rowCells = [];
+      for (let j = 0; j < n; j++) {
+        const td = h("td", { "data-testid": "cell", "data-i": i, "data-j": j });
+        tr.append(td);
+        rowCells.push(td);
+      }
+      parts.rowHeads.push(th);
+      parts.rows.push(tr);
+      parts.cells.push(rowCells);
+      tbody.append(tr);
+    }
+    table.append(thead, tbody);
+    parts.table = table;
+
+    parts.barsTitle = h("h4", { class: "sa-title", id: `${uid}-bars` });
+    const list = h("ol", { class: "sa-bars", "aria-labelledby": `${uid}-bars` });
+    for (let j = 0; j < n; j++) {
+      const bar = h("span", { class: "sa-bar" });
+      const value = h("span", { class: "sa-bar-value" });
+      const li = h("li", { "data-testid": "weight", "data-key-index": j },
+        h("span", { class: "sa-bar-label", text: labels[j] }),
+        h("span", { class: "sa-bar-track", "aria-hidden": "true" }, bar),
+        value);
+      list.append(li);
+      parts.bars.push({ li, bar, value });
+    }
+    parts.barsBox = h("div", { class: "sa-bars-box" }, parts.barsTitle, list);
+    main.append(h("div", { class: "sa-heatmap-box" }, table), parts.barsBox);
+    root.append(main);
+
+    // sliders for the embedding values of the chosen words
+    if (controls.includes("embedding")) {
+      const box = h("div", { class: "sa-sliders" });
+      for (const wi of get("words")) {
+        const fs = h("fieldset", {}, h("legend", { text: `Embedding of “${labels[wi]}”` }));
+        features.forEach((feat, f) => {
+          const id = `${uid}-x-${wi}-${f}`;
+          const input = h("input", {
+            type: "range", id, min: get("slider_min"), max: get("slider_max"), step: get("slider_step"),
+            "data-testid": "slider", "data-word-index": wi, "data-feature": f,
+          });
+          const out = h("output", { for: id, class: "sa-value" });
+          input.addEventListener("input", () => {
+            const X = get("X").map((row) => row.slice()); // new array so the change is seen
+            X[wi][f] = Number(input.value);
+            model.set("X", X);
+            model.save_changes();
+            if (get("mode") === "python") expectPython();
+          });
+          fs.append(h("div", { class: "sa-slider" }, h("label", { for: id, text: `${labels[wi]}: ${feat}` }), input, out));
+          parts.sliders.push({ input, out, wi, f });
+        });
+        box.append(fs);
+      }
+      root.append(box);
+    }
+    update();
+  }
+
+  function expectPython() {
+    waitingForPython = true;
+    clearTimeout(pythonTimer);
+    pythonTimer = setTimeout(() => {
+      if (waitingForPython) {
+        parts.status.textContent = "No Python kernel answered. This explorer runs your own function in "
+          + "Python: open the notebook in JupyterLab or Binder to use it.";
+      }
+    }, 2000);
+  }
+
+  // ---- updating the numbers (on every change) ----
+  function update() {
+    const tokens = get("tokens");
+    const labels = tokenLabels(tokens);
+    const n = tokens.length;
+    const qi = get("query_index");
+    const X = get("X");
+    const scale = get("scale");
+    const mask = get("mask");
+    root.setAttribute("data-state", JSON.stringify({
+      tokens, X, W_q: get("W_q"), W_k: get("W_k"), W_v: get("W_v"), scale, mask, query_index: qi,
+    }));
+
+    parts.select.value = String(qi);
+    if (parts.maskSelect) parts.maskSelect.value = mask;
+    if (parts.scaleSlider) {
+      if (Number(parts.scaleSlider.value) !== scale) parts.scaleSlider.value = String(scale);
+      parts.scaleOut.textContent = scale.toFixed(3);
+      parts.scaleReset.textContent = `Reset to 1/√d_k = ${get("default_scale").toFixed(3)}`;
+    }
+    for (const s of parts.sliders) {
+      const x = X[s.wi][s.f];
+      if (Number(s.input.value) !== x) s.input.value = String(x);
+      s.out.textContent = x.toFixed(2);
+    }
+
+    const { weights, error } = currentResult();
+    parts.errorSlot.replaceChildren();
+    if (error) {
+      parts.errorSlot.append(h("div", { class: "sa-error", role: "alert", "data-testid": "error", text: error }));
+    }
+    if (get("mode") === "python" && !waitingForPython) parts.status.textContent = get("note") || "";
+    const ok = weights !== null;
+    parts.table.hidden = !ok;
+    parts.barsBox.hidden = !ok;
+    if (!ok) return;
+
+    // colours span 0 .. the largest weight, like selfattn.plotting.attention_heatmap
+    let vmax = 1e-12;
+    for (const r of weights) for (const w of r) if (w > vmax) vmax = w;
+    for (let i = 0; i < n; i++) {
+      const isQuery = i === qi;
+      parts.rows[i].classList.toggle("sa-query-row", isQuery);
+      for (let j = 0; j < n; j++) {
+        const w = weights[i][j];
+        const td = parts.cells[i][j];
+        const rgb = cividis(w / vmax);
+        td.setAttribute("data-value", String(w));
+        td.textContent = w.toFixed(2);
+        td.style.backgroundColor = `rgb(${rgb[0]}, ${rgb[1]}, ${rgb[2]})`;
+        td.style.color = textColour(rgb);
+      }
+    }
+    const row = weights[qi];
+    let best = 0;
+    row.forEach((w, j) => {
+      if (w > row[best]) best = j;
+    });
+    parts.barsTitle.textContent = `Weights of “${labels[qi]}” on each word`;
+    row.forEach((w, j) => {
+      const b = parts.bars[j];
+      b.li.setAttribute("data-value", String(w));
+      b.li.classList.toggle("sa-best", j === best);
+      b.bar.style.width = `${(100 * Math.min(1, Math.max(0, w))).toFixed(2)}%`;
+      b.value.textContent = w.toFixed(3);
+    });
+  }
+
+  const rebuildOn = ["tokens", "words", "controls", "features", "mode"];
+  const updateOn = ["X", "W_q", "W_k", "W_v", "scale", "default_scale", "mask", "query_index", "weights", "error", "note"];
+  for (const name of rebuildOn) model.on(`change:${name}`, build);
+  for (const name of updateOn) {
+    model.on(`change:${name}`, () => {
+      if (name === "weights" || name === "error") {
+        waitingForPython = false;
+        clearTimeout(pythonTimer);
+      }
+      update();
+    });
+  }
+  build();
+  return () => clearTimeout(pythonTimer);
+}
+
+export default { render };

@@ -1,0 +1,358 @@
+"""The attention explorer: drag embedding values and watch the attention weights change.
+
+One widget, configured per chapter. It shows a query-word picker, sliders for the
+embedding values of a few words, a heatmap of all attention weights (values printed,
+cividis colours) and a bar list of the chosen query word's weights.
+
+Where it computes
+-----------------
+The view is an `anywidget <https://anywidget.dev>`_ whose JavaScript
+(``selfattn/static/explorer.js``) recomputes ``Q = X W_q``, ``K``, ``V``, the scores
+and the stable masked softmax in the browser, in float64, exactly as
+:func:`selfattn.scaled_dot_product_attention` does. The widget state is saved in the
+executed notebook, so in the HTML book the explorer keeps responding with no kernel.
+
+With a kernel (JupyterLab, Binder), Python holds the same state in traitlets and
+recomputes :attr:`AttentionExplorer.weights` with ``selfattn`` on every change, so
+code (and the tests) can drive the widget without a browser. Pass your own
+``attention`` function and Python uses it instead; the view then shows the weights
+your function returns (mode ``"python"``), or a readable message if it fails.
+Your own function needs a kernel: the static book cannot run Python.
+
+Examples
+--------
+Chapter "Query" (only the embedding sliders):
+
+>>> from selfattn.widgets import AttentionExplorer
+>>> explorer = AttentionExplorer()          # the running example, query "it"
+>>> explorer.tokens[explorer.query_index], explorer.words
+('it', [7, 1, 5])
+>>> round(explorer.weight("it", "cat"), 3)
+0.403
+
+Dragging the slider "cat: animate" down to 0 is the same as:
+
+>>> explorer.set_value("cat", "animate", 0.0)
+>>> round(explorer.weight("it", "cat"), 3)
+0.175
+
+Chapter "Scaled dot-product attention" (scale slider and mask as well):
+
+>>> explorer = AttentionExplorer(query="cat", controls=("embedding", "scale", "mask"))
+>>> round(explorer.scale, 4)                # 1 / sqrt(d_k) with d_k = 3
+0.5774
+>>> explorer.mask = "causal"                # "cat" now sees only "The" and itself
+>>> [round(w, 3) for w in explorer.weights[1][:3]]
+[0.5, 0.5, 0.0]
+
+An exercise: plug in your own attention function.
+
+>>> import numpy as np
+>>> def my_attention(q, k, v, mask=None, scale=None):
+...     scores = q @ k.T / np.sqrt(k.shape[-1])
+...     w = np.exp(scores) / np.exp(scores).sum(axis=0)   # oops: the wrong axis
+...     return w @ v, w
+>>> explorer = AttentionExplorer(attention=my_attention)
+>>> explorer.mode
+'python'
+>>> print(explorer.error)
+Your attention function returned weights whose rows do not sum to 1: row 0 ("The") sums to 0.8533. Softmax must normalise over the keys (the last axis), so that each query's weights sum to 1.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import anywidget
+import numpy as np
+import traitlets
+
+from .attention import SelfAttention, causal_mask, scaled_dot_product_attention
+from .example import FEATURES, SENTENCE, embed, tokenize
+from .example import weights as example_weights
+
+__all__ = ["AttentionExplorer", "CONTROLS"]
+
+#: The controls a chapter can switch on.
+CONTROLS = ("embedding", "scale", "mask")
+#: The masks the explorer offers.
+MASKS = ("none", "causal")
+
+_STATIC = Path(__file__).parent / "static"
+
+
+def _matrix(a) -> list:
+    """A float matrix as a list of lists of Python floats (what the traitlets sync)."""
+    return [[float(x) for x in row] for row in np.asarray(a, dtype=np.float64)]
+
+
+class AttentionExplorer(anywidget.AnyWidget):
+    """Interactive attention on a sentence: pick a query word, drag embedding values.
+
+    Parameters
+    ----------
+    sentence : str or list of str, optional
+        The words; default the running example "The cat sat on the mat because it
+        was tired". Every word must be in :data:`selfattn.example.VOCAB`.
+    query : str or int, default "it"
+        The query word whose weights the bar list shows (a word of the sentence,
+        or its position).
+    words : sequence of str or int, optional
+        The words that get embedding sliders (one slider per feature of
+        :data:`selfattn.example.FEATURES`); default the query word, "cat" and
+        "mat" (those of them that are in the sentence).
+    controls : sequence of {"embedding", "scale", "mask"}, default ("embedding",)
+        Which controls to show: the embedding sliders, a slider for the score
+        multiplier (with a reset to ``1/sqrt(d_k)``), and the choice of mask
+        (none or causal).
+    attention : callable, optional
+        Your own ``fn(q, k, v, mask=None, scale=None) -> (output, weights)``, used
+        in Python instead of :func:`selfattn.scaled_dot_product_attention`.
+        The view then shows the weights it returns; if it raises or returns
+        bad shapes or rows that do not sum to 1, :attr:`error` explains why.
+    matrices : tuple of array_like, optional
+        ``(W_q, W_k, W_v)`` of shapes ``(5, d_k)``, ``(5, d_k)``, ``(5, d_v)``;
+        default the hand-set matrices of :mod:`selfattn.example`.
+    scale : float, optional
+        Initial score multiplier; default ``1/sqrt(d_k)``.
+    mask : {"none", "causal"}, default "none"
+
+    Attributes
+    ----------
+    tokens : list of str
+    X : list of list of float, shape (n, 5)
+        The embeddings; a slider sets one entry.
+    W_q, W_k, W_v : list of list of float
+    query_index : int
+    scale, default_scale : float
+    mask : str
+    weights : list of list of float, shape (n, n)
+        Recomputed in Python on every change (empty if your function failed).
+    error : str
+        Why your function's result cannot be shown ("" if all is well).
+    note : str
+        How far your function's weights are from ``selfattn``'s ("" if they agree).
+    mode : {"browser", "python"}
+        Whose weights the view shows: its own, computed in the browser, or
+        Python's (when you passed ``attention``).
+
+    Raises
+    ------
+    ValueError
+        If a word is not in the vocabulary, the query or a slider word is not in
+        the sentence, a control or mask is unknown, ``attention`` is not callable,
+        or the matrices have the wrong shapes.
+    """
+
+    _esm = (_STATIC / "explorer.js").read_text(encoding="utf-8")
+    _css = (_STATIC / "explorer.css").read_text(encoding="utf-8")
+
+    tokens = traitlets.List(traitlets.Unicode()).tag(sync=True)
+    features = traitlets.List(traitlets.Unicode()).tag(sync=True)
+    X = traitlets.List(traitlets.List(traitlets.Float())).tag(sync=True)
+    W_q = traitlets.List(traitlets.List(traitlets.Float())).tag(sync=True)
+    W_k = traitlets.List(traitlets.List(traitlets.Float())).tag(sync=True)
+    W_v = traitlets.List(traitlets.List(traitlets.Float())).tag(sync=True)
+    query_index = traitlets.Int(0).tag(sync=True)
+    words = traitlets.List(traitlets.Int()).tag(sync=True)
+    controls = traitlets.List(traitlets.Unicode()).tag(sync=True)
+    scale = traitlets.Float(1.0).tag(sync=True)
+    default_scale = traitlets.Float(1.0).tag(sync=True)
+    scale_max = traitlets.Float(3.0).tag(sync=True)
+    mask = traitlets.Unicode("none").tag(sync=True)
+    slider_min = traitlets.Float(-2.0).tag(sync=True)
+    slider_max = traitlets.Float(2.0).tag(sync=True)
+    slider_step = traitlets.Float(0.05).tag(sync=True)
+    mode = traitlets.Unicode("browser").tag(sync=True)
+    weights = traitlets.List(traitlets.List(traitlets.Float())).tag(sync=True)
+    error = traitlets.Unicode("").tag(sync=True)
+    note = traitlets.Unicode("").tag(sync=True)
+
+    def __init__(self, sentence=None, query="it", words=None, controls=("embedding",), attention=None,
+                 *, matrices=None, scale=None, mask="none"):
+        tokens = tokenize(SENTENCE if sentence is None else sentence) if (
+            sentence is None or isinstance(sentence, str)) else [str(t) for t in sentence]
+        X = embed(tokens)  # (n, d_model); raises ValueError naming unknown words
+        layer = SelfAttention.from_weights(*(example_weights() if matrices is None else matrices))
+        if layer.d_model != X.shape[1]:
+            raise ValueError(
+                f"the matrices must have d_model = {X.shape[1]} rows (one per feature), "
+                f"got W_q {layer.W_q.shape}, W_k {layer.W_k.shape}, W_v {layer.W_v.shape}"
+            )
+        query_index = self._position(query, tokens, "query")
+        if words is None:
+            words = [query_index] + [tokens.index(w) for w in ("cat", "mat")
+                                     if w in tokens and tokens.index(w) != query_index]
+        elif isinstance(words, (str, int)):
+            words = [self._position(words, tokens, "words")]
+        else:
+            words = list(dict.fromkeys(self._position(w, tokens, "words") for w in words))
+        if isinstance(controls, str):
+            controls = (controls,)
+        unknown = [c for c in controls if c not in CONTROLS]
+        if unknown:
+            raise ValueError(f"unknown control(s) {unknown}; choose from {list(CONTROLS)}")
+        if mask not in MASKS:
+            raise ValueError(f"unknown mask {mask!r}; choose from {list(MASKS)}")
+        if attention is not None and not callable(attention):
+            raise ValueError(f"attention must be a function fn(q, k, v, mask=None, scale=None), "
+                             f"got {type(attention).__name__}")
+        default_scale = 1.0 / math.sqrt(layer.d_k)
+        if scale is None:
+            scale = default_scale
+        elif isinstance(scale, bool) or not isinstance(scale, (int, float, np.number)) or not math.isfinite(scale):
+            raise ValueError(f"scale must be a finite number, got {scale!r}")
+        self._attention = attention
+        self._ready = False  # no recomputation while __init__ sets the traits one by one
+        super().__init__(
+            tokens=list(tokens), features=list(FEATURES), X=_matrix(X),
+            W_q=_matrix(layer.W_q), W_k=_matrix(layer.W_k), W_v=_matrix(layer.W_v),
+            query_index=query_index, words=words, controls=list(dict.fromkeys(controls)),
+            scale=float(scale), default_scale=default_scale,
+            scale_max=max(3.0, 2 * float(scale)), mask=mask,
+            mode="browser" if attention is None else "python",
+        )
+        self._ready = True
+        self._recompute()
+
+    # ------------------------------------------------------------------ helpers
+    @staticmethod
+    def _position(word, tokens, what) -> int:
+        """Index of ``word`` (a word or a position) in ``tokens``; ValueError naming it otherwise."""
+        if isinstance(word, (int, np.integer)) and not isinstance(word, bool):
+            if 0 <= word < len(tokens):
+                return int(word)
+            raise ValueError(f"{what}: position {word} is outside the sentence of {len(tokens)} words {tokens}")
+        if word in tokens:
+            return tokens.index(word)
+        lower = [t.lower() for t in tokens]
+        if isinstance(word, str) and word.lower() in lower:
+            return lower.index(word.lower())
+        raise ValueError(f"{what}: the word {word!r} is not in the sentence {tokens}")
+
+    @property
+    def embedding(self) -> np.ndarray:
+        """The current embeddings as an array of shape ``(n, d_model)``."""
+        return np.array(self.X, dtype=np.float64)
+
+    def set_value(self, word, feature, value: float) -> None:
+        """Set one embedding value, exactly as dragging its slider does.
+
+        ``word`` is a word of the sentence or its position; ``feature`` a name
+        from :data:`selfattn.example.FEATURES` or its index.
+        """
+        i = self._position(word, self.tokens, "word")
+        if isinstance(feature, str):
+            if feature not in self.features:
+                raise ValueError(f"unknown feature {feature!r}; choose from {self.features}")
+            f = self.features.index(feature)
+        else:
+            f = int(feature)
+            if not 0 <= f < len(self.features):
+                raise ValueError(f"feature index {f} is outside 0..{len(self.features) - 1}")
+        X = [row[:] for row in self.X]  # a new list, so that traitlets sees the change
+        X[i][f] = float(value)
+        self.X = X
+
+    def weight(self, query, key) -> float:
+        """The weight of ``query`` on ``key`` (words or positions) as the widget has it."""
+        i = self._position(query, self.tokens, "query")
+        j = self._position(key, self.tokens, "key")
+        return self.weights[i][j]
+
+    # ------------------------------------------------------------------ validation of synced values
+    @traitlets.validate("mask")
+    def _valid_mask(self, proposal):
+        if proposal["value"] not in MASKS:
+            raise traitlets.TraitError(f"unknown mask {proposal['value']!r}; choose from {list(MASKS)}")
+        return proposal["value"]
+
+    @traitlets.validate("query_index")
+    def _valid_query(self, proposal):
+        n = len(self.tokens)
+        if not 0 <= proposal["value"] < max(n, 1):
+            raise traitlets.TraitError(f"query_index {proposal['value']} is outside 0..{n - 1}")
+        return proposal["value"]
+
+    # ------------------------------------------------------------------ recomputation
+    @traitlets.observe("X", "W_q", "W_k", "W_v", "scale", "mask")
+    def _on_change(self, change):
+        if getattr(self, "_ready", False):
+            self._recompute()
+
+    def _recompute(self) -> None:
+        X = np.asarray(self.X, dtype=np.float64)  # (n, d_model)
+        W_q, W_k, W_v = (np.asarray(m, dtype=np.float64) for m in (self.W_q, self.W_k, self.W_v))
+        weights, error, note = [], "", ""
+        try:
+            q, k, v = X @ W_q, X @ W_k, X @ W_v  # (n, d_k), (n, d_k), (n, d_v)
+            mask = causal_mask(len(X)) if self.mask == "causal" else None
+            out_ref, w_ref = scaled_dot_product_attention(q, k, v, mask=mask, scale=self.scale)  # (n, n)
+        except ValueError as exc:
+            error = f"These values cannot be used: {exc}"
+        else:
+            if self._attention is None:
+                weights = w_ref.tolist()
+            else:
+                w, error = self._run_learner(q, k, v, mask, out_ref.shape)
+                if not error:
+                    weights = w.tolist()
+                    note = self._compare(w, w_ref)
+        with self.hold_sync():
+            self.weights = weights
+            self.error = error
+            self.note = note
+
+    def _run_learner(self, q, k, v, mask, out_shape):
+        """Call the learner's function; return (weights, "") or (None, a readable message)."""
+        n = len(q)
+        try:
+            result = self._attention(q.copy(), k.copy(), v.copy(), mask=mask, scale=self.scale)
+        except Exception as exc:  # the learner's code may raise anything: show it, never crash
+            return None, f"Your attention function raised {type(exc).__name__}: {exc}"
+        if not isinstance(result, (tuple, list)) or len(result) != 2:
+            return None, (f"Your attention function must return (output, weights), "
+                          f"got {type(result).__name__}" + (f" of length {len(result)}"
+                                                            if isinstance(result, (tuple, list)) else ""))
+        try:
+            output = np.asarray(result[0], dtype=np.float64)
+            w = np.asarray(result[1], dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            return None, f"Your attention function returned something that is not a numeric array: {exc}"
+        if w.shape != (n, n):
+            return None, (f"Your attention function returned weights of shape {w.shape}; expected {(n, n)}: "
+                          f"one row per query word and one column per key word.")
+        if output.shape != out_shape:
+            return None, (f"Your attention function returned an output of shape {output.shape}; "
+                          f"expected {out_shape}: one row per word, d_v = {out_shape[1]} columns.")
+        if not np.isfinite(w).all():
+            i, j = (int(a) for a in np.argwhere(~np.isfinite(w))[0])
+            return None, (f"Your attention function returned a non-finite weight {w[i, j]} at row {i} "
+                          f"({self.tokens[i]!r}), column {j} ({self.tokens[j]!r}).")
+        if (w < -1e-12).any():
+            i, j = (int(a) for a in np.argwhere(w < -1e-12)[0])
+            return None, (f"Your attention function returned a negative weight {w[i, j]:.4g} at row {i} "
+                          f"({self.tokens[i]!r}), column {j} ({self.tokens[j]!r}); weights are never negative.")
+        sums = w.sum(axis=-1)  # (n,)
+        bad = np.abs(sums - 1.0) > 1e-6
+        if bad.any():
+            i = int(np.argmax(bad))
+            return None, (f"Your attention function returned weights whose rows do not sum to 1: row {i} "
+                          f"(\"{self.tokens[i]}\") sums to {sums[i]:.4f}. Softmax must normalise over the keys "
+                          f"(the last axis), so that each query's weights sum to 1.")
+        if mask is not None:
+            leak = (~mask) & (np.abs(w) > 1e-9)
+            if leak.any():
+                i, j = (int(a) for a in np.argwhere(leak)[0])
+                return None, (f"The mask forbids \"{self.tokens[i]}\" (row {i}) to attend to the later word "
+                              f"\"{self.tokens[j]}\" (column {j}), but your weight there is {w[i, j]:.4g}.")
+        return w, ""
+
+    def _compare(self, w, w_ref) -> str:
+        diff = np.abs(w - w_ref)  # (n, n)
+        if diff.max() <= 1e-6:
+            return ""
+        i, j = (int(a) for a in np.unravel_index(np.argmax(diff), diff.shape))
+        return (f"Your weights differ from selfattn's by up to {diff[i, j]:.4f} (query \"{self.tokens[i]}\", "
+                f"key \"{self.tokens[j]}\": yours {w[i, j]:.4f}, selfattn's {w_ref[i, j]:.4f}).")
