@@ -435,6 +435,18 @@ class SelfAttention:
     def from_weights(cls, W_q, W_k, W_v) -> "SelfAttention":
         """Build a layer from given matrices (e.g. hand-built or trained ones).
 
+        Parameters
+        ----------
+        W_q, W_k : array_like, shape (d_model, d_k)
+            Query and key projections.
+        W_v : array_like, shape (d_model, d_v)
+            Value projection.
+
+        Returns
+        -------
+        SelfAttention
+            A layer holding float copies of the matrices (float32 stays float32).
+
         Raises
         ------
         ValueError
@@ -473,7 +485,44 @@ class SelfAttention:
         return layer
 
     def steps(self, x, mask=None, scale=None) -> AttentionSteps:
-        """Run the layer and return every intermediate (see :class:`AttentionSteps`)."""
+        """Run the layer and return every intermediate (see :class:`AttentionSteps`).
+
+        Parameters
+        ----------
+        x : array_like, shape (..., n, d_model)
+            Token embeddings, one row per token. The weights are used in the
+            dtype of ``x``, so float32 input stays float32.
+        mask : array_like of bool, optional
+            ``True`` where token ``i`` may attend to token ``j``; must broadcast
+            to ``(..., n, n)``.
+        scale : float, optional
+            Multiplies the scores; defaults to ``1 / sqrt(d_k)``.
+
+        Returns
+        -------
+        AttentionSteps
+            ``x``, ``q``, ``k``, ``v``, the raw ``scores`` (before scaling), the
+            ``scale`` used, the ``weights`` and the ``output``.
+
+        Raises
+        ------
+        ValueError
+            If ``x`` has fewer than 2 dimensions, a last dimension other than
+            ``d_model``, or holds NaN or inf, or if ``mask`` or ``scale`` is
+            invalid (see :func:`scaled_dot_product_attention`).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from selfattn import SelfAttention
+        >>> layer = SelfAttention.from_weights(np.eye(2), np.eye(2), np.eye(2))
+        >>> s = layer.steps(np.array([[1.0, 0.0], [0.0, 1.0]]))
+        >>> s.scores
+        array([[1., 0.],
+               [0., 1.]])
+        >>> round(s.scale, 4), s.weights.round(3)[0]
+        (0.7071, array([0.67, 0.33]))
+        """
         x = _check_input(x, self.d_model)  # (..., n, d_model)
         # the weights follow the input's dtype, so float32 input stays float32
         q = x @ self.W_q.astype(x.dtype, copy=False)  # (..., n, d_k)
@@ -485,7 +534,31 @@ class SelfAttention:
         return AttentionSteps(x, q, k, v, scores, used_scale, weights, output)
 
     def __call__(self, x, mask=None, scale=None):
-        """Return ``(output, weights)`` of shapes ``(..., n, d_v)`` and ``(..., n, n)``."""
+        """Apply the layer: ``(output, weights)`` of shapes ``(..., n, d_v)`` and ``(..., n, n)``.
+
+        Parameters
+        ----------
+        x, mask, scale
+            As in :meth:`steps`.
+
+        Returns
+        -------
+        output : numpy.ndarray, shape (..., n, d_v)
+        weights : numpy.ndarray, shape (..., n, n)
+
+        Raises
+        ------
+        ValueError
+            As in :meth:`steps`.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from selfattn import SelfAttention
+        >>> out, w = SelfAttention(d_model=4, d_k=2, d_v=3)(np.ones((2, 5, 4), dtype=np.float32))
+        >>> out.shape, w.shape, out.dtype
+        ((2, 5, 3), (2, 5, 5), dtype('float32'))
+        """
         s = self.steps(x, mask=mask, scale=scale)
         return s.output, s.weights
 

@@ -22,6 +22,18 @@ __all__ = ["split_heads", "merge_heads", "check_divisible", "MultiHeadAttention"
 def check_divisible(d_model: int, n_heads: int) -> int:
     """Return the head size ``d_model // n_heads``, or explain why there is none.
 
+    Parameters
+    ----------
+    d_model : int
+        Size of each token's embedding.
+    n_heads : int
+        Number of heads.
+
+    Returns
+    -------
+    int
+        ``d_head = d_model // n_heads``, the number of columns each head gets.
+
     Raises
     ------
     ValueError
@@ -92,6 +104,16 @@ def split_heads(x, n_heads: int) -> np.ndarray:
 def merge_heads(x) -> np.ndarray:
     """Inverse of :func:`split_heads`: ``(..., h, n, d_head)`` to ``(..., n, h*d_head)``.
 
+    Parameters
+    ----------
+    x : array_like, shape (..., h, n, d_head)
+        One block of columns per head.
+
+    Returns
+    -------
+    numpy.ndarray, shape (..., n, h * d_head)
+        The heads side by side again, head 0's columns first.
+
     Raises
     ------
     ValueError
@@ -140,9 +162,12 @@ class MultiHeadAttention:
     Parameters
     ----------
     d_model : int
+        Size of each token's embedding (and of the output).
     n_heads : int
-        Must divide ``d_model``.
+        Number of heads; must divide ``d_model``.
     seed : int, default 0
+        Seed of the random initialisation, uniform in
+        ``[-1/sqrt(d_model), 1/sqrt(d_model)]`` as in ``torch.nn.Linear``.
 
     Attributes
     ----------
@@ -183,6 +208,37 @@ class MultiHeadAttention:
         ``mask`` broadcasts to ``(..., n, n)``, the same for every head; the
         head axis is added here, so masks from :func:`~selfattn.causal_mask`
         and :func:`~selfattn.padding_mask` work unchanged.
+
+        Parameters
+        ----------
+        x : array_like, shape (..., n, d_model)
+            Token embeddings. The weights are used in the dtype of ``x``, so
+            float32 input stays float32.
+        mask : array_like of bool, optional
+            ``True`` where token ``i`` may attend to token ``j``.
+
+        Returns
+        -------
+        MultiHeadSteps
+            Per-head ``q``, ``k``, ``v``, ``weights`` and ``heads``, the merged
+            ``concat`` and the ``output``.
+
+        Raises
+        ------
+        ValueError
+            If ``x`` has fewer than 2 dimensions, a last dimension other than
+            ``d_model`` or holds NaN or inf, or if ``mask`` is not boolean or
+            does not broadcast to ``(..., n, n)``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from selfattn import MultiHeadAttention, causal_mask
+        >>> s = MultiHeadAttention(d_model=6, n_heads=3).steps(np.ones((4, 6)), mask=causal_mask(4))
+        >>> s.q.shape, s.weights.shape, s.concat.shape
+        ((3, 4, 2), (3, 4, 4), (4, 6))
+        >>> s.weights[0, 1]
+        array([0.5, 0.5, 0. , 0. ])
         """
         x = _check_input(x, self.d_model)  # (..., n, d_model)
         n = x.shape[-2]
@@ -199,7 +255,34 @@ class MultiHeadAttention:
         return MultiHeadSteps(q, k, v, weights, heads, concat, output)
 
     def __call__(self, x, mask=None):
-        """Return ``(output, weights)`` of shapes ``(..., n, d_model)`` and ``(..., h, n, n)``."""
+        """Apply the layer: ``(output, weights)`` of shapes ``(..., n, d_model)`` and ``(..., h, n, n)``.
+
+        Parameters
+        ----------
+        x, mask
+            As in :meth:`steps`.
+
+        Returns
+        -------
+        output : numpy.ndarray, shape (..., n, d_model)
+        weights : numpy.ndarray, shape (..., h, n, n)
+            One attention matrix per head.
+
+        Raises
+        ------
+        ValueError
+            As in :meth:`steps`.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from selfattn import MultiHeadAttention, padding_mask
+        >>> out, w = MultiHeadAttention(d_model=4, n_heads=2)(np.ones((2, 3, 4)), mask=padding_mask([3, 1], 3))
+        >>> out.shape, w.shape
+        ((2, 3, 4), (2, 2, 3, 3))
+        >>> w[1, 0, 2]
+        array([1., 0., 0.])
+        """
         s = self.steps(x, mask=mask)
         return s.output, s.weights
 

@@ -42,13 +42,31 @@ def attention(q, k, v, mask=None, scale=None):
 
     Same contract as :func:`selfattn.scaled_dot_product_attention`: boolean
     ``mask`` with ``True`` = may attend, and a fully masked row gets zero
-    weights (``torch.nn.functional.scaled_dot_product_attention`` gives NaN
+    weights and finite gradients (``torch.nn.MultiheadAttention`` gives NaN
     there). Differentiable.
+
+    Parameters
+    ----------
+    q : torch.Tensor, shape (..., n_q, d_k)
+    k : torch.Tensor, shape (..., n_k, d_k)
+    v : torch.Tensor, shape (..., n_k, d_v)
+    mask : torch.Tensor or array_like of bool, optional
+        ``True`` where query ``i`` may attend to key ``j``; broadcasts to
+        ``(..., n_q, n_k)``.
+    scale : float, optional
+        Multiplies the scores; defaults to ``1 / sqrt(d_k)``.
+
+    Returns
+    -------
+    output : torch.Tensor, shape (..., n_q, d_v)
+    weights : torch.Tensor, shape (..., n_q, n_k)
 
     Raises
     ------
     ValueError
-        If ``d_k`` of ``q`` and ``k`` differ or ``k`` and ``v`` differ in length.
+        If ``d_k`` of ``q`` and ``k`` differ, if ``k`` and ``v`` differ in
+        length, or if ``mask`` is not boolean (an additive float mask read as
+        booleans would flip its meaning).
 
     Examples
     --------
@@ -99,6 +117,11 @@ class SelfAttention(nn.Module):
         As in the NumPy class; with the same seed the initial weights are equal.
     dtype : torch.dtype, default torch.float64
 
+    Raises
+    ------
+    ValueError
+        If a size is not a positive integer.
+
     Examples
     --------
     >>> import torch
@@ -119,7 +142,26 @@ class SelfAttention(nn.Module):
 
     @classmethod
     def from_numpy(cls, layer: "_np_attention.SelfAttention", dtype=torch.float64) -> "SelfAttention":
-        """A module holding a copy of a NumPy layer's ``W_q``, ``W_k``, ``W_v``."""
+        """A module holding a copy of a NumPy layer's ``W_q``, ``W_k``, ``W_v``.
+
+        Parameters
+        ----------
+        layer : selfattn.SelfAttention
+        dtype : torch.dtype, default torch.float64
+
+        Returns
+        -------
+        SelfAttention
+            A ``torch.nn.Module`` whose three parameters equal the layer's matrices.
+
+        Examples
+        --------
+        >>> import numpy as np, torch, selfattn, selfattn.nn
+        >>> np_layer = selfattn.SelfAttention(d_model=4, d_k=2, seed=3)
+        >>> module = selfattn.nn.SelfAttention.from_numpy(np_layer)
+        >>> bool(np.array_equal(module.W_q.detach().numpy(), np_layer.W_q))
+        True
+        """
         module = cls(layer.d_model, layer.d_k, layer.d_v, dtype=dtype)
         with torch.no_grad():
             for name in ("W_q", "W_k", "W_v"):
@@ -127,12 +169,49 @@ class SelfAttention(nn.Module):
         return module
 
     def to_numpy(self) -> "_np_attention.SelfAttention":
-        """A NumPy layer holding a float64 copy of this module's weights."""
+        """A NumPy layer holding a float64 copy of this module's weights.
+
+        Returns
+        -------
+        selfattn.SelfAttention
+
+        Examples
+        --------
+        >>> import selfattn.nn
+        >>> selfattn.nn.SelfAttention(d_model=4, d_k=2, d_v=3).to_numpy()
+        SelfAttention(d_model=4, d_k=2, d_v=3)
+        """
         return _np_attention.SelfAttention.from_weights(
             *(getattr(self, n).detach().cpu().numpy().astype(np.float64) for n in ("W_q", "W_k", "W_v"))
         )
 
     def forward(self, x, mask=None):
+        """Return ``(output, weights)`` of shapes ``(..., n, d_v)`` and ``(..., n, n)``.
+
+        Parameters
+        ----------
+        x : torch.Tensor, shape (..., n, d_model)
+            Same dtype as the parameters.
+        mask : torch.Tensor or array_like of bool, optional
+            ``True`` where token ``i`` may attend to token ``j``.
+
+        Returns
+        -------
+        output : torch.Tensor, shape (..., n, d_v)
+        weights : torch.Tensor, shape (..., n, n)
+
+        Raises
+        ------
+        ValueError
+            If the last dimension of ``x`` is not ``d_model`` or ``mask`` is not boolean.
+
+        Examples
+        --------
+        >>> import torch, selfattn.nn
+        >>> out, w = selfattn.nn.SelfAttention(d_model=4, d_k=2)(torch.ones(2, 3, 4, dtype=torch.float64))
+        >>> tuple(out.shape), tuple(w.shape)
+        ((2, 3, 2), (2, 3, 3))
+        """
         if x.shape[-1] != self.d_model:
             raise ValueError(f"x has last dimension {x.shape[-1]} but the layer expects d_model={self.d_model}")
         q = x @ self.W_q  # (..., n, d_k)
@@ -143,6 +222,17 @@ class SelfAttention(nn.Module):
 
 class MultiHeadAttention(nn.Module):
     """PyTorch twin of :class:`selfattn.MultiHeadAttention` (no biases).
+
+    Parameters
+    ----------
+    d_model, n_heads, seed
+        As in the NumPy class; with the same seed the initial weights are equal.
+    dtype : torch.dtype, default torch.float64
+
+    Raises
+    ------
+    ValueError
+        If ``d_model`` is not divisible by ``n_heads`` (the message names both).
 
     Examples
     --------
@@ -163,20 +253,77 @@ class MultiHeadAttention(nn.Module):
 
     @classmethod
     def from_numpy(cls, layer: "_np_heads.MultiHeadAttention", dtype=torch.float64) -> "MultiHeadAttention":
-        """A module holding a copy of a NumPy layer's four matrices."""
+        """A module holding a copy of a NumPy layer's four matrices.
+
+        Parameters
+        ----------
+        layer : selfattn.MultiHeadAttention
+        dtype : torch.dtype, default torch.float64
+
+        Returns
+        -------
+        MultiHeadAttention
+            A ``torch.nn.Module`` whose ``W_q``, ``W_k``, ``W_v``, ``W_o`` equal the layer's.
+
+        Examples
+        --------
+        >>> import numpy as np, selfattn, selfattn.nn
+        >>> np_layer = selfattn.MultiHeadAttention(d_model=4, n_heads=2, seed=3)
+        >>> module = selfattn.nn.MultiHeadAttention.from_numpy(np_layer)
+        >>> bool(np.array_equal(module.W_o.detach().numpy(), np_layer.W_o))
+        True
+        """
         module = cls(layer.d_model, layer.n_heads, dtype=dtype)
         for name in ("W_q", "W_k", "W_v", "W_o"):
             setattr(module, name, _copy(getattr(layer, name), dtype))
         return module
 
     def to_numpy(self) -> "_np_heads.MultiHeadAttention":
-        """A NumPy layer holding a float64 copy of this module's weights."""
+        """A NumPy layer holding a float64 copy of this module's weights.
+
+        Returns
+        -------
+        selfattn.MultiHeadAttention
+
+        Examples
+        --------
+        >>> import selfattn.nn
+        >>> selfattn.nn.MultiHeadAttention(d_model=4, n_heads=2).to_numpy()
+        MultiHeadAttention(d_model=4, n_heads=2)
+        """
         layer = _np_heads.MultiHeadAttention(self.d_model, self.n_heads)
         for name in ("W_q", "W_k", "W_v", "W_o"):
             setattr(layer, name, getattr(self, name).detach().cpu().numpy().astype(np.float64))
         return layer
 
     def forward(self, x, mask=None):
+        """Return ``(output, weights)`` of shapes ``(..., n, d_model)`` and ``(..., h, n, n)``.
+
+        Parameters
+        ----------
+        x : torch.Tensor, shape (..., n, d_model)
+            Same dtype as the parameters.
+        mask : torch.Tensor or array_like of bool, optional
+            ``True`` where token ``i`` may attend to token ``j``; broadcasts to
+            ``(..., n, n)`` and is shared by every head.
+
+        Returns
+        -------
+        output : torch.Tensor, shape (..., n, d_model)
+        weights : torch.Tensor, shape (..., h, n, n)
+
+        Raises
+        ------
+        ValueError
+            If the last dimension of ``x`` is not ``d_model`` or ``mask`` is not boolean.
+
+        Examples
+        --------
+        >>> import torch, selfattn.nn
+        >>> out, w = selfattn.nn.MultiHeadAttention(d_model=4, n_heads=2)(torch.ones(3, 4, dtype=torch.float64))
+        >>> tuple(out.shape), tuple(w.shape)
+        ((3, 4), (2, 3, 3))
+        """
         *lead, n, d = x.shape
         if d != self.d_model:
             raise ValueError(f"x has last dimension {d} but the layer expects d_model={self.d_model}")
