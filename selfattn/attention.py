@@ -119,8 +119,8 @@ def softmax(x, axis: int = -1, mask=None) -> np.ndarray:
     Raises
     ------
     ValueError
-        If ``x`` holds NaN or ``+inf``, if ``axis`` is out of range, or if the
-        mask is not boolean or does not broadcast to ``x.shape``.
+        If ``x`` holds NaN or ``+inf``, if ``axis`` is out of range or has
+        length 0, or if the mask is not boolean or does not broadcast to ``x.shape``.
 
     Examples
     --------
@@ -139,6 +139,8 @@ def softmax(x, axis: int = -1, mask=None) -> np.ndarray:
         raise ValueError("softmax needs at least one axis, got a scalar (shape ())")
     if not -x.ndim <= axis < x.ndim:
         raise ValueError(f"axis {axis} is out of range for x of shape {x.shape}")
+    if x.shape[axis] == 0:
+        raise ValueError(f"softmax over an empty axis: axis {axis} of x with shape {x.shape} has length 0")
     if np.isnan(x).any() or np.isposinf(x).any():
         _check_finite(np.where(np.isneginf(x), 0.0, x), "x")
     if mask is not None:
@@ -265,7 +267,7 @@ def scaled_dot_product_attention(q, k, v, mask=None, scale=None):
     ValueError
         If an input has fewer than 2 dimensions, holds NaN or inf, if ``d_k``
         differs between ``q`` and ``k``, if ``k`` and ``v`` have different
-        lengths, if the leading (batch) dimensions differ, if the mask does
+        lengths or no rows at all, if the leading (batch) dimensions differ, if the mask does
         not broadcast to the scores, or if ``scale`` is not a finite number.
 
     Examples
@@ -297,6 +299,8 @@ def scaled_dot_product_attention(q, k, v, mask=None, scale=None):
             f"k and v must have the same number of rows n_k (one value per key), "
             f"got k {k.shape} (n_k={k.shape[-2]}) and v {v.shape} (n_k={v.shape[-2]})"
         )
+    if k.shape[-2] == 0:
+        raise ValueError(f"k and v need at least one row (n_k >= 1) to attend to, got k {k.shape} and v {v.shape}")
     if not (q.shape[:-2] == k.shape[:-2] == v.shape[:-2]):
         raise ValueError(
             f"q, k and v must have the same leading (batch/head) dimensions, got "

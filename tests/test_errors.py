@@ -51,6 +51,13 @@ def test_mismatched_lengths_of_k_and_v_names_both_shapes():
         scaled_dot_product_attention(Q, K, V[:4])
 
 
+def test_no_keys_at_all_is_rejected_with_the_shapes():
+    with pytest.raises(ValueError, match=esc("k and v need at least one row (n_k >= 1) to attend to, got k (0, 3) and v (0, 2)")):
+        scaled_dot_product_attention(Q, K[:0], V[:0])
+    with pytest.raises(ValueError, match=esc("k and v need at least one row (n_k >= 1)")):
+        SelfAttention(d_model=3, d_k=2)(np.zeros((0, 3)))
+
+
 def test_different_leading_dimensions_name_all_shapes():
     with pytest.raises(ValueError, match=esc("same leading (batch/head) dimensions, got q (2, 4, 3), k (3, 5, 3), v (3, 5, 2)")):
         scaled_dot_product_attention(np.stack([Q] * 2), np.stack([K] * 3), np.stack([V] * 3))
@@ -129,6 +136,11 @@ def test_softmax_rejects_a_scalar_and_an_axis_out_of_range():
         softmax(1.0)
     with pytest.raises(ValueError, match=esc("axis 2 is out of range for x of shape (2, 3)")):
         softmax(np.zeros((2, 3)), axis=2)
+
+
+def test_softmax_over_an_empty_axis_names_the_axis_and_shape():
+    with pytest.raises(ValueError, match=esc("softmax over an empty axis: axis -1 of x with shape (2, 0) has length 0")):
+        softmax(np.zeros((2, 0)))
 
 
 def test_softmax_mask_errors_name_x():
