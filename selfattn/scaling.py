@@ -312,7 +312,7 @@ def scaling_sweep(d_ks=D_KS, n_keys: int = 10, n_samples: int = 400, scaled: boo
 
 
 def plot_scaling_sweep(unscaled: ScalingSweep, scaled: ScalingSweep, axes=None):
-    """Three panels across ``d_k``: score variance, saturation (max weight and entropy), gradient norm.
+    """Four panels across ``d_k``: score variance, largest weight, entropy, gradient norm.
 
     Unscaled results are drawn as solid lines with circles, scaled ones as
     dashed lines with squares, so the two are told apart without colour.
@@ -322,11 +322,12 @@ def plot_scaling_sweep(unscaled: ScalingSweep, scaled: ScalingSweep, axes=None):
     unscaled, scaled : ScalingSweep
         Results of :func:`scaling_sweep` with ``scaled=False`` and ``scaled=True``
         over the same ``d_k``.
-    axes : sequence of 3 matplotlib Axes, optional
+    axes : sequence of 4 matplotlib Axes, optional
+        Defaults to a new 2 x 2 grid.
 
     Returns
     -------
-    numpy.ndarray of matplotlib.axes.Axes, shape (3,)
+    numpy.ndarray of matplotlib.axes.Axes, shape (4,)
 
     Raises
     ------
@@ -340,8 +341,8 @@ def plot_scaling_sweep(unscaled: ScalingSweep, scaled: ScalingSweep, axes=None):
     >>> from selfattn.scaling import scaling_sweep, plot_scaling_sweep
     >>> axes = plot_scaling_sweep(scaling_sweep([1, 16], n_samples=50, scaled=False),
     ...                           scaling_sweep([1, 16], n_samples=50, scaled=True))
-    >>> len(axes)
-    3
+    >>> [ax.get_ylabel() for ax in axes]
+    ['variance of the scores', 'mean largest weight', 'mean entropy (nats)', 'median ‖∂a/∂s‖ (Frobenius)']
     """
     import matplotlib.pyplot as plt
 
@@ -350,35 +351,32 @@ def plot_scaling_sweep(unscaled: ScalingSweep, scaled: ScalingSweep, axes=None):
     if not np.array_equal(unscaled.d_k, scaled.d_k):
         raise ValueError(f"the sweeps cover different d_k: {unscaled.d_k} and {scaled.d_k}")
     if axes is None:
-        _, axes = plt.subplots(1, 3, figsize=(12, 3.6))
+        _, axes = plt.subplots(2, 2, figsize=(10, 7))
     axes = np.asarray(axes).ravel()
+    if axes.size != 4:
+        raise ValueError(f"need 4 axes, got {axes.size}")
     dark, light = "#1B2A41", "#C9A227"  # one dark, one light: distinct in every colour vision
     styles = {False: dict(color=dark, marker="o", ls="-", label="q·k (no scale)"),
               True: dict(color=light, marker="s", ls="--", label="q·k / √d_k")}
     d = unscaled.d_k
-    ax = axes[0]
-    for sw in (unscaled, scaled):
-        ax.plot(d, sw.score_variance, **styles[sw.scaled])
-    ax.plot(d, d, color="grey", lw=0.8, ls=":", label="d_k (theory)")
-    ax.set(xscale="log", yscale="log", xlabel="d_k", ylabel="variance of the scores",
-           title="Score variance grows like d_k")
-    ax.legend(fontsize=8)
-    ax = axes[1]
-    for sw in (unscaled, scaled):
-        ax.plot(d, sw.max_weight, **styles[sw.scaled])
-    ax.axhline(1 / unscaled.n_keys, color="grey", lw=0.8, ls=":", label=f"uniform (1/{unscaled.n_keys})")
-    ax.set(xscale="log", ylim=(0, 1.05), xlabel="d_k", ylabel="mean largest weight",
-           title="Softmax saturates without the scale")
-    ax2 = ax.twinx()
-    for sw in (unscaled, scaled):
-        ax2.plot(d, sw.entropy, alpha=0.5, lw=1, **{**styles[sw.scaled], "marker": "x", "label": None})
-    ax2.set(ylabel="mean entropy (nats), crosses", ylim=(0, 1.05 * math.log(unscaled.n_keys)))
-    ax.legend(fontsize=8, loc="center left")
-    ax = axes[2]
-    for sw in (unscaled, scaled):
-        ax.plot(d, sw.grad_norm, **styles[sw.scaled])
-    ax.set(xscale="log", yscale="log", xlabel="d_k", ylabel="median ‖∂w/∂s‖ (Frobenius)",
-           title="Gradients vanish without the scale")
-    ax.legend(fontsize=8)
+    n = unscaled.n_keys
+    panels = [
+        ("score_variance", "variance of the scores", "Score variance grows like d_k", "log",
+         ("d_k (theory)", d)),
+        ("max_weight", "mean largest weight", "Largest weight: saturation", "linear",
+         (f"uniform (1/{n})", np.full(len(d), 1 / n))),
+        ("entropy", "mean entropy (nats)", "Entropy of the weights", "linear",
+         (f"uniform (ln {n})", np.full(len(d), math.log(n)))),
+        ("grad_norm", "median ‖∂a/∂s‖ (Frobenius)", "Gradients vanish without the scale", "log", None),
+    ]
+    for ax, (field, ylabel, title, yscale, reference) in zip(axes, panels):
+        for sw in (unscaled, scaled):
+            ax.plot(d, getattr(sw, field), **styles[sw.scaled])
+        if reference is not None:
+            ax.plot(d, reference[1], color="grey", lw=0.8, ls=":", label=reference[0])
+        ax.set(xscale="log", yscale=yscale, xlabel="d_k", ylabel=ylabel, title=title)
+        if yscale == "linear":
+            ax.set_ylim(bottom=0)
+        ax.legend(fontsize=8)
     axes[0].figure.tight_layout()
     return axes
