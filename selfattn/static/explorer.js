@@ -369,7 +369,15 @@ function render({ model, el }) {
     }, 2000);
   }
 
-  // ---- updating the numbers (on every change) ----
+  // ---- updating the numbers (on every change): write only what changed, to keep it fast ----
+  function put(node, key, value, write) {
+    const cache = node.__sa || (node.__sa = {});
+    if (cache[key] !== value) {
+      cache[key] = value;
+      write(value);
+    }
+  }
+
   function update() {
     const tokens = get("tokens");
     const labels = tokenLabels(tokens);
@@ -392,14 +400,14 @@ function render({ model, el }) {
     for (const s of parts.sliders) {
       const x = X[s.wi][s.f];
       if (Number(s.input.value) !== x) s.input.value = String(x);
-      s.out.textContent = x.toFixed(2);
+      put(s.out, "text", x.toFixed(2), (v) => { s.out.textContent = v; });
     }
 
     const { weights, error } = currentResult();
-    parts.errorSlot.replaceChildren();
-    if (error) {
-      parts.errorSlot.append(h("div", { class: "sa-error", role: "alert", "data-testid": "error", text: error }));
-    }
+    put(parts.errorSlot, "error", error, (v) => {
+      parts.errorSlot.replaceChildren();
+      if (v) parts.errorSlot.append(h("div", { class: "sa-error", role: "alert", "data-testid": "error", text: v }));
+    });
     if (get("mode") === "python" && !waitingForPython) parts.status.textContent = get("note") || "";
     const ok = weights !== null;
     parts.table.hidden = !ok;
@@ -416,10 +424,10 @@ function render({ model, el }) {
         const w = weights[i][j];
         const td = parts.cells[i][j];
         const rgb = cividis(w / vmax);
-        td.setAttribute("data-value", String(w));
-        td.textContent = w.toFixed(2);
-        td.style.backgroundColor = `rgb(${rgb[0]}, ${rgb[1]}, ${rgb[2]})`;
-        td.style.color = textColour(rgb);
+        put(td, "value", String(w), (v) => td.setAttribute("data-value", v));
+        put(td, "text", w.toFixed(2), (v) => { td.textContent = v; });
+        put(td, "bg", `rgb(${rgb[0]}, ${rgb[1]}, ${rgb[2]})`, (v) => { td.style.backgroundColor = v; });
+        put(td, "fg", textColour(rgb), (v) => { td.style.color = v; });
       }
     }
     const row = weights[qi];
@@ -427,13 +435,13 @@ function render({ model, el }) {
     row.forEach((w, j) => {
       if (w > row[best]) best = j;
     });
-    parts.barsTitle.textContent = `Weights of “${labels[qi]}” on each word`;
+    put(parts.barsTitle, "text", `Weights of “${labels[qi]}” on each word`, (v) => { parts.barsTitle.textContent = v; });
     row.forEach((w, j) => {
       const b = parts.bars[j];
-      b.li.setAttribute("data-value", String(w));
+      put(b.li, "value", String(w), (v) => b.li.setAttribute("data-value", v));
       b.li.classList.toggle("sa-best", j === best);
-      b.bar.style.width = `${(100 * Math.min(1, Math.max(0, w))).toFixed(2)}%`;
-      b.value.textContent = w.toFixed(3);
+      put(b.bar, "width", `${(100 * Math.min(1, Math.max(0, w))).toFixed(2)}%`, (v) => { b.bar.style.width = v; });
+      put(b.value, "text", w.toFixed(3), (v) => { b.value.textContent = v; });
     });
   }
 
