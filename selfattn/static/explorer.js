@@ -313,7 +313,7 @@ function render({ model, el }) {
     table.append(thead, tbody);
     parts.table = table;
 
-    parts.barsTitle = h("h4", { class: "sa-title", id: `${uid}-bars` });
+    parts.barsTitle = h("p", { class: "sa-title", id: `${uid}-bars` });
     const list = h("ol", { class: "sa-bars", "aria-labelledby": `${uid}-bars` });
     for (let j = 0; j < n; j++) {
       const bar = h("span", { class: "sa-bar" });
