@@ -7,18 +7,28 @@ myst-nb is installed, as in the book build, JupyterLab and Binder; elsewhere
 
 from __future__ import annotations
 
+import numpy as np
+
 __all__ = ["glue"]
 
 
 def glue(name: str, value, display: bool = False):
-    """Glue ``value`` under ``name`` for the book; return ``value`` unchanged.
+    """Glue ``value`` under ``name`` for the book; return ``value``.
+
+    NumPy scalars are converted to plain Python numbers first: their repr
+    (``np.float64(0.5)``) would otherwise break ``{glue:text}`` formatting.
 
     Examples
     --------
+    >>> import numpy as np
     >>> from selfattn.book import glue
     >>> glue("answer", 42)
     42
+    >>> glue("weight", np.float64(0.25))
+    0.25
     """
+    if isinstance(value, np.generic):
+        value = value.item()
     try:
         from myst_nb import glue as _glue
     except ImportError:  # pragma: no cover - depends on the environment
