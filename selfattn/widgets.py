@@ -17,7 +17,9 @@ recomputes :attr:`AttentionExplorer.weights` with ``selfattn`` on every change, 
 code (and the tests) can drive the widget without a browser. Pass your own
 ``attention`` function and Python uses it instead; the view then shows the weights
 your function returns (mode ``"python"``), or a readable message if it fails.
-Your own function needs a kernel: the static book cannot run Python.
+Your own function needs a kernel: on a static page the explorer says so, shows
+``selfattn``'s weights computed in the browser instead, and shows the message your
+function produced when the page was built, if any.
 
 Examples
 --------

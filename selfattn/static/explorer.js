@@ -178,10 +178,15 @@ function render({ model, el }) {
   let waitingForPython = false;
 
   const get = (name) => model.get(name);
+  // Is a Python kernel behind this view? The static book's widget manager has none; JupyterLab's
+  // has one. Any update computed by Python also proves it.
+  const manager = model.widget_manager;
+  let live = Boolean(manager && manager.kernel);
+  const showsPython = () => get("mode") === "python" && live;
 
   /** The weights to show, and an error message if they cannot be shown. */
   function currentResult() {
-    if (get("mode") === "python") {
+    if (showsPython()) {
       const w = get("weights") || [];
       const err = get("error") || "";
       const n = get("tokens").length;
@@ -189,12 +194,14 @@ function render({ model, el }) {
       if (w.length !== n) return { weights: null, error: "" };
       return { weights: w, error: "" };
     }
+    const built = get("mode") === "python" && get("error")
+      ? `When this page was built, Python said: ${get("error")}` : "";
     try {
       const res = attention(get("X"), get("W_q"), get("W_k"), get("W_v"), {
         scale: get("scale"),
         mask: get("mask"),
       });
-      return { weights: res.weights, error: "" };
+      return { weights: res.weights, error: built };
     } catch (e) {
       return { weights: null, error: String(e.message || e) };
     }
@@ -270,8 +277,12 @@ function render({ model, el }) {
       root.append(
         h("p", {
           class: "sa-note",
-          text: "These weights come from your own attention function, which runs in Python: "
-            + "they update only while a kernel is running (JupyterLab or Binder).",
+          "data-testid": "mode-note",
+          text: live
+            ? "These weights come from your own attention function, which runs in Python."
+            : "This explorer is set up to run your own attention function, which needs Python, and no "
+              + "Python kernel runs on this page. It shows selfattn's weights, computed in your browser, "
+              + "instead. Open the notebook in JupyterLab or Binder to see your function's weights.",
         }),
       );
     }
@@ -346,7 +357,7 @@ function render({ model, el }) {
             X[wi][f] = Number(input.value);
             model.set("X", X);
             model.save_changes();
-            if (get("mode") === "python") expectPython();
+            if (showsPython()) expectPython();
           });
           fs.append(h("div", { class: "sa-slider" }, h("label", { for: id, text: `${labels[wi]}: ${feat}` }), input, out));
           parts.sliders.push({ input, out, wi, f });
@@ -408,7 +419,7 @@ function render({ model, el }) {
       parts.errorSlot.replaceChildren();
       if (v) parts.errorSlot.append(h("div", { class: "sa-error", role: "alert", "data-testid": "error", text: v }));
     });
-    if (get("mode") === "python" && !waitingForPython) parts.status.textContent = get("note") || "";
+    if (showsPython() && !waitingForPython) parts.status.textContent = get("note") || "";
     const ok = weights !== null;
     parts.table.hidden = !ok;
     parts.barsBox.hidden = !ok;
@@ -453,6 +464,11 @@ function render({ model, el }) {
       if (name === "weights" || name === "error") {
         waitingForPython = false;
         clearTimeout(pythonTimer);
+        if (!live && get("mode") === "python") {
+          live = true; // Python answered: show its weights from now on
+          build();
+          return;
+        }
       }
       update();
     });
