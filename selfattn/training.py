@@ -63,6 +63,9 @@ __all__ = [
     "load_pretrained",
     "WEIGHTS_PATH",
     "attention_grads_numpy",
+    "point_layer_vectors",
+    "plot_attention_during_training",
+    "plot_weight_matrices",
 ]
 
 #: The weights trained with ``train_coreference(seed=0)``, shipped with the package.
@@ -110,6 +113,13 @@ class CorefModel(nn.Module):
         self.W_out = nn.Parameter(w_out)  # (d_model, n_nouns)
         self.register_buffer("is_noun", torch.tensor([w in coref.NOUNS for w in coref.WORDS]), persistent=False)
 
+    def gather_step(self, ids):
+        """Embeddings ``x``, layer-1 result ``h = x + attention(x)`` and layer-1 weights."""
+        onehot = nn.functional.one_hot(ids, len(coref.WORDS)).to(self.embedding.dtype)  # (B, n, vocab)
+        x = onehot @ self.embedding  # (B, n, d_model): the embedding rows of the words
+        gathered, w1 = self.gather(x)  # (B, n, d_model), (B, n, n)
+        return x, x + gathered, w1
+
     def forward(self, ids, it_pos):
         """Scores over the nouns and the attention weights of both layers.
 
@@ -122,10 +132,7 @@ class CorefModel(nn.Module):
         -------
         logits : (B, n_nouns); w1, w2 : (B, n, n) weights of layers 1 and 2
         """
-        onehot = nn.functional.one_hot(ids, len(coref.WORDS)).to(self.embedding.dtype)  # (B, n, vocab)
-        x = onehot @ self.embedding  # (B, n, d_model), the rows of the embedding for the words
-        gathered, w1 = self.gather(x)  # (B, n, d_model), (B, n, n)
-        h = x + gathered  # (B, n, d_model)
+        x, h, w1 = self.gather_step(ids)  # (B, n, d_model), (B, n, d_model), (B, n, n)
         q = h @ self.point.W_q  # (B, n, d_k)
         k = x @ self.point.W_k  # (B, n, d_k)
         v = x @ self.point.W_v  # (B, n, d_model)
@@ -374,6 +381,38 @@ def it_attention(model: CorefModel, sentence) -> dict:
     }
 
 
+def point_layer_vectors(model: CorefModel, template: str = coref.TEMPLATES[0], animal: str = "cat",
+                        obj: str = "mat") -> dict:
+    """Layer-2 keys of the twelve nouns and layer-2 queries of "it" for each adjective.
+
+    The queries come from the sentences ``template`` filled with ``animal``, ``obj``
+    and each adjective in turn.
+
+    Returns
+    -------
+    dict with ``nouns`` (12 words), ``keys`` (12, d_k), ``adjectives`` (12 words)
+    and ``queries`` (12, d_k)
+
+    Examples
+    --------
+    >>> from selfattn.training import load_pretrained, point_layer_vectors
+    >>> pv = point_layer_vectors(load_pretrained())
+    >>> pv["keys"].shape, pv["queries"].shape
+    ((12, 2), (12, 2))
+    """
+    adjectives = coref.ANIMAL_ADJECTIVES + coref.OBJECT_ADJECTIVES
+    sentences = [coref.tokenize(template.format(animal=animal, object=obj, adjective=a)) for a in adjectives]
+    ids = torch.tensor([coref.encode(s) for s in sentences])  # (12, n)
+    it_pos = sentences[0].index("it")
+    with torch.no_grad():
+        _, h, _ = model.gather_step(ids)  # (12, n, d_model)
+        queries = h[:, it_pos] @ model.point.W_q  # (12, d_k)
+        noun_ids = torch.tensor(coref.encode(coref.NOUNS))  # (12,)
+        keys = model.embedding[noun_ids] @ model.point.W_k  # (12, d_k)
+    return {"nouns": list(coref.NOUNS), "keys": keys.numpy(), "adjectives": list(adjectives),
+            "queries": queries.numpy()}
+
+
 def save_weights(model: CorefModel, path) -> None:
     """Save every weight matrix to a compressed ``.npz`` file (float64)."""
     np.savez_compressed(path, **model.matrices())
@@ -473,3 +512,88 @@ def attention_grads_numpy(X, W_q, W_k, W_v, Y):
     dQ = dS @ K * scale  # (n, d_k)
     dK = dS.T @ Q * scale  # (n, d_k)
     return float(loss), {"W_q": X.T @ dQ, "W_k": X.T @ dK, "W_v": X.T @ dV}
+
+
+def plot_attention_during_training(snapshots, watch, *, layer: int = 2, axes=None):
+    """Small multiples: one heatmap per watched sentence, one row per recorded step.
+
+    Parameters
+    ----------
+    snapshots : dict
+        ``TrainingResult.snapshots``: ``{step: (w1_it, w2_it)}``.
+    watch : list of Example
+        The sentences the snapshots were recorded for.
+    layer : {1, 2}
+    axes : sequence of matplotlib Axes, optional (one per sentence)
+
+    Returns
+    -------
+    list of matplotlib.axes.Axes
+
+    Raises
+    ------
+    ValueError
+        If ``layer`` is not 1 or 2, or there are no snapshots.
+    """
+    import matplotlib.pyplot as plt
+
+    from .plotting import attention_heatmap
+
+    if layer not in (1, 2) or not snapshots:
+        raise ValueError(f"need layer 1 or 2 and at least one snapshot, got layer={layer}, {len(snapshots)} snapshots")
+    steps = sorted(snapshots)
+    if axes is None:
+        _, axes = plt.subplots(1, len(watch), figsize=(5.2 * len(watch), 0.42 * len(steps) + 1.8))
+        axes = np.atleast_1d(axes)
+    for i, (ex, ax) in enumerate(zip(watch, axes)):
+        rows = np.stack([snapshots[s][layer - 1][i] for s in steps])  # (n_steps, n)
+        attention_heatmap(rows, [f"step {s}" for s in steps], list(ex.tokens), ax=ax, vmax=1.0,
+                          title=f'"it" in: ...{" ".join(ex.tokens[-4:])}')
+        ax.set_ylabel("training step")
+        ax.set_xlabel("word")
+    return list(axes)
+
+
+def plot_weight_matrices(before: dict, after: dict, names, *, fmt: str = "{:.1f}"):
+    """Heatmaps of weight matrices, before (top row) and after (bottom row) training.
+
+    Parameters
+    ----------
+    before, after : dict of name -> ndarray (2-D)
+        For example ``TrainingResult.initial`` and ``CorefModel.matrices()``.
+    names : sequence of str
+        The matrices to show, in order.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Raises
+    ------
+    ValueError
+        If a name is missing or a matrix changed shape.
+    """
+    import matplotlib.pyplot as plt
+
+    from .plotting import CMAP
+
+    for name in names:
+        if name not in before or name not in after or before[name].shape != after[name].shape:
+            raise ValueError(f"matrix {name!r} must exist with the same shape before and after training")
+    fig, axes = plt.subplots(2, len(names), figsize=(2.6 * len(names) + 1.5, 7.5), squeeze=False,
+                             layout="constrained")
+    lim = max(float(np.abs(m[n]).max()) for m in (before, after) for n in names)
+    for row, (label, mats) in enumerate((("before", before), ("after", after))):
+        for col, name in enumerate(names):
+            ax, m = axes[row, col], mats[name]
+            im = ax.imshow(m, cmap=CMAP, vmin=-lim, vmax=lim, aspect="auto")
+            for (i, j), val in np.ndenumerate(m):
+                ax.text(j, i, fmt.format(val), ha="center", va="center", fontsize=7,
+                        color="black" if val > 0 else "white")
+            ax.set_title(f"{name} {label} {m.shape}", fontsize=9)
+            ax.set_xticks(range(m.shape[1]))
+            ax.set_yticks(range(m.shape[0]))
+            ax.set_xlabel("column (output)", fontsize=8)
+            ax.set_ylabel("row (input)", fontsize=8)
+    fig.colorbar(im, ax=axes, shrink=0.6)
+    return fig
