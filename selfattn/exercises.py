@@ -232,9 +232,9 @@ def _diagnose_weights(ans: np.ndarray, q, k, mask, scale, rtol, atol) -> str | N
         candidates.append((softmax(raw.T * s, axis=-1, mask=mask),
                            "your weights come from k @ q.T (K not transposed, or q and k swapped): "
                            "compute the scores as q @ k.T so that row i belongs to query i."))
-        candidates.append((softmax(raw * s, axis=0, mask=mask),
-                           "you applied softmax over the wrong axis: your columns sum to one. "
-                           "Use the last axis (axis=-1) so that each query's row sums to one."))
+    candidates.append((softmax(raw * s, axis=0, mask=mask),
+                       "you applied softmax over the wrong axis: your columns sum to one. "
+                       "Use the last axis (axis=-1) so that each query's row sums to one."))
     if mask is not None:
         inv = ~np.asarray(mask, dtype=bool)
         cand = softmax(raw * s, axis=-1, mask=inv)

@@ -363,3 +363,13 @@ def test_check_dot_product_accepts_number_and_diagnoses_mistakes():
         check_dot_product(11.0 / (math.sqrt(5) * 5.0), [1.0, 2.0], [3.0, 4.0])
     with pytest.raises(CheckError, match="expected 11"):
         check_dot_product(10.0, [1.0, 2.0], [3.0, 4.0])
+
+
+def test_check_weights_diagnoses_wrong_axis_for_a_single_query():
+    # one query against three keys: softmax over axis 0 makes every entry 1 (by hand: e^x / e^x)
+    q = np.array([[1.0, 0.0]])
+    k = np.array([[1.0, 0.0], [0.0, 1.0], [2.0, 2.0]])
+    with pytest.raises(CheckError) as err:
+        check_weights(np.ones((1, 3)), q, k)
+    assert "row 0 of your weights sums to 3" in str(err.value) and "wrong axis" in str(err.value)
+    assert check_weights(torch_weights(q, k), q, k)
