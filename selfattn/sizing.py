@@ -32,6 +32,8 @@ __all__ = [
     "attention_sizing",
     "explain_sizing",
     "load_models",
+    "compare_with_article",
+    "RecordTable",
     "MODELS_CSV",
     "DTYPE_BYTES",
 ]
@@ -392,3 +394,102 @@ def load_models(path=None) -> list[dict]:
                                      f"or empty, got {cell!r}") from None
             rows.append(row)
     return rows
+
+
+def compare_with_article(rows=None) -> list[dict]:
+    """Where the source article's table disagrees with the checked table, row by row.
+
+    Four kinds of findings, each with the evidence from the row's notes:
+
+    * ``head size``: the article's head size differs from the checked one;
+    * ``parameters``: the released weights hold more than 1% more or fewer
+      parameters than the reported count the article repeats;
+    * ``merged row``: one article row stands for several models;
+    * ``unknown``: the article gives numbers where nothing is published.
+
+    Parameters
+    ----------
+    rows : list of dict, optional
+        Rows as returned by :func:`load_models`; defaults to the shipped table.
+
+    Returns
+    -------
+    list of dict
+        Keys ``model``, ``what``, ``article``, ``checked``, ``evidence``.
+
+    Examples
+    --------
+    >>> from selfattn.sizing import compare_with_article
+    >>> [f["model"] for f in compare_with_article() if f["what"] == "head size"]
+    ['MobileBERT']
+    """
+    rows = load_models() if rows is None else rows
+    found = []
+    by_article: dict[str, list] = {}
+    for r in rows:
+        by_article.setdefault(r["article_model"], []).append(r)
+    for r in rows:
+        art_hd = (r.get("article_head_dim") or "").strip()
+        if r["head_dim"] is not None and art_hd.isdigit() and int(art_hd) != r["head_dim"]:
+            found.append({"model": r["model"], "what": "head size", "article": art_hd,
+                          "checked": str(r["head_dim"]), "evidence": r["notes"]})
+        rep, act = r["params_reported"], r["params_actual"]
+        if rep and act and "parameters" in r["article_notes"] and abs(act - rep) > 0.01 * rep:
+            found.append({"model": r["model"], "what": "parameters", "article": r["article_notes"],
+                          "checked": f"{act:,}", "evidence": r["notes"]})
+        if len(by_article[r["article_model"]]) > 1 and by_article[r["article_model"]][0] is r:
+            names = ", ".join(x["model"] for x in by_article[r["article_model"]])
+            found.append({"model": r["article_model"], "what": "merged row",
+                          "article": f"{r['article_d_model']} wide, {r['article_n_heads']} heads",
+                          "checked": names, "evidence": r["notes"]})
+        if r["architecture"] == "unknown":
+            found.append({"model": r["model"], "what": "unknown",
+                          "article": f"{r['article_d_model']} wide", "checked": "not published",
+                          "evidence": r["notes"]})
+    return found
+
+
+class RecordTable:
+    """A list of dicts shown as a table: HTML in notebooks and the book, aligned text elsewhere.
+
+    Examples
+    --------
+    >>> from selfattn.sizing import RecordTable
+    >>> RecordTable([{"model": "A", "d": 1}, {"model": "BB", "d": 22}])
+    model   d
+    A       1
+    BB     22
+    """
+
+    def __init__(self, records, columns=None):
+        self.records = list(records)
+        self.columns = list(columns) if columns is not None else (
+            list(self.records[0]) if self.records else [])
+
+    @staticmethod
+    def _cell(value) -> str:
+        if value is None:
+            return "?"
+        if isinstance(value, int) and not isinstance(value, bool):
+            return f"{value:,}" if abs(value) >= 10_000 else str(value)
+        return str(value)
+
+    def __repr__(self) -> str:
+        cells = [[self._cell(r.get(c)) for c in self.columns] for r in self.records]
+        widths = [max([len(c)] + [len(row[i]) for row in cells]) for i, c in enumerate(self.columns)]
+        numeric = [all(row[i].replace(",", "").replace("?", "0").isdigit() for row in cells)
+                   for i in range(len(self.columns))]
+
+        def fmt(values):
+            return "  ".join(v.rjust(w) if num else v.ljust(w)
+                             for v, w, num in zip(values, widths, numeric)).rstrip()
+
+        return "\n".join([fmt(self.columns)] + [fmt(row) for row in cells])
+
+    def _repr_html_(self) -> str:
+        from html import escape
+
+        head = "".join(f"<th>{escape(c)}</th>" for c in self.columns)
+        body = "".join("<tr>" + "".join(f"<td>{escape(self._cell(r.get(c)))}</td>" for c in self.columns)
+                       + "</tr>" for r in self.records)
+        return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"

@@ -220,3 +220,13 @@ def test_load_models_reads_empty_cells_as_none_and_rejects_text_in_numbers(tmp_p
         csv.writer(fh).writerows([["model", "d_model"], ["B", "~768"]])
     with pytest.raises(ValueError, match="line 2: column d_model"):
         sizing.load_models(bad)
+
+
+def test_compare_with_article_finds_the_known_errors_of_the_article():
+    found = {(f["model"], f["what"]) for f in sizing.compare_with_article()}
+    assert ("GPT-2 Small", "parameters") in found
+    assert ("MobileBERT", "head size") in found
+    assert ("Longformer", "merged row") in found
+    assert ("GPT-4", "unknown") in found
+    # GPT-3's head size of 128 is right: it must not be reported
+    assert ("GPT-3 (175B)", "head size") not in found

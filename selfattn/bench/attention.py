@@ -30,14 +30,22 @@ GIB = 2**30
 MIB = 2**20
 
 
-def _median_time(fn, repeats: int) -> float:
+def _times(fn, repeats: int) -> list:
     fn()  # warm-up: first call pays for allocation and thread start-up
     times = []
     for _ in range(repeats):
         t0 = time.perf_counter()
         fn()
         times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+    return times
+
+
+def _median_time(fn, repeats: int) -> float:
+    return statistics.median(_times(fn, repeats))
+
+
+def _min_time(fn, repeats: int) -> float:
+    return min(_times(fn, repeats))
 
 
 def matmul_rate(size: int = 2048, repeats: int = 5) -> float:
@@ -94,6 +102,46 @@ def blockwise_peak(n: int = 16384, heads: int = 12, d_head: int = 64, block: int
     max_diff = float(np.max(np.abs(out[:, :rows] - plain)))
     return {"peak_bytes": peak, "input_bytes": inputs, "seconds": seconds, "max_abs_diff": max_diff,
             "plain_weights_bytes": heads * n * n * 4}
+
+
+def scaling_measurements(ns, heads: int = 4, d_head: int = 64, repeats: int = 3, block: int = 128) -> dict:
+    """Time and peak memory of attention at each length in ``ns``, for the chapter's plot.
+
+    Measures, at each ``n``: the fastest of ``repeats`` runs (the run least disturbed by
+    other programs on a shared machine) of selfattn's NumPy attention and of
+    PyTorch's ``scaled_dot_product_attention``, and the peak memory traced by
+    ``tracemalloc`` during one call of the NumPy version and of
+    :func:`selfattn.blockwise.blockwise_attention` (inputs not included).
+    Small sizes only: the book runs this.
+
+    Returns
+    -------
+    dict of numpy.ndarray
+        ``n``, ``numpy_s``, ``torch_s``, ``plain_peak_bytes``, ``blockwise_peak_bytes``.
+    """
+    import torch
+
+    from selfattn import scaled_dot_product_attention
+    from selfattn.blockwise import blockwise_attention
+
+    res = {key: [] for key in ("n", "numpy_s", "torch_s", "plain_peak_bytes", "blockwise_peak_bytes")}
+    rng = np.random.default_rng(0)
+    for n in ns:
+        q, k, v = (rng.standard_normal((heads, n, d_head), dtype=np.float32) for _ in range(3))
+        tq, tk, tv = (torch.from_numpy(a) for a in (q, k, v))
+        res["n"].append(n)
+        res["numpy_s"].append(_min_time(lambda: scaled_dot_product_attention(q, k, v), repeats))
+        with torch.no_grad():
+            res["torch_s"].append(_min_time(
+                lambda: torch.nn.functional.scaled_dot_product_attention(tq, tk, tv), repeats))
+        for key, fn in (("plain_peak_bytes", lambda: scaled_dot_product_attention(q, k, v)),
+                        ("blockwise_peak_bytes", lambda: blockwise_attention(q, k, v, block_q=block,
+                                                                             block_k=block))):
+            tracemalloc.start()
+            fn()
+            res[key].append(tracemalloc.get_traced_memory()[1])
+            tracemalloc.stop()
+    return {key: np.array(val) for key, val in res.items()}
 
 
 def main(argv: list[str] | None = None) -> int:
