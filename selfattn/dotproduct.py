@@ -153,13 +153,14 @@ def plot_query_and_keys(query, keys, labels, *, dims=(0, 1), dim_names=("dim 0",
     pts = np.vstack([q[[i, j]], K[:, [i, j]], np.zeros(2)])
     lim_lo = min(0.0, float(pts.min())) - 0.4
     lim_hi = float(pts.max()) + 0.6
+    # the query first, thick and dark; the keys on top, so a key along the query stays visible
+    ax.annotate("", xy=(q[i], q[j]), xytext=(0, 0),
+                arrowprops=dict(arrowstyle="-|>", color="#1B2A41", lw=5, alpha=0.45), zorder=1)
+    ax.text(q[i] + 0.05, q[j] + 0.08, query_label, fontsize=10, fontweight="bold")
     for key, lab in zip(K, labels):
         ax.annotate("", xy=(key[i], key[j]), xytext=(0, 0),
-                    arrowprops=dict(arrowstyle="-|>", color="#5D7CA6", lw=1.5))
-        ax.text(key[i] + 0.05, key[j] + 0.05, f"{lab}  (q·k = {float(q @ key):.2f})", fontsize=9)
-    ax.annotate("", xy=(q[i], q[j]), xytext=(0, 0),
-                arrowprops=dict(arrowstyle="-|>", color="#1B2A41", lw=3))
-    ax.text(q[i] + 0.05, q[j] + 0.08, query_label, fontsize=10, fontweight="bold")
+                    arrowprops=dict(arrowstyle="-|>", color="#B8860B", lw=1.8), zorder=2)
+        ax.text(key[i] + 0.06, key[j] - 0.12, f"{lab}  (q·k = {float(q @ key):.2f})", fontsize=9)
     ax.set_xlim(lim_lo, lim_hi)
     ax.set_ylim(lim_lo, lim_hi)
     ax.set_aspect("equal")
@@ -183,8 +184,10 @@ def plot_dot_vs_angle(norm_q, norms_k, *, ax=None, marks=None, title=None):
         Key lengths, one curve each (drawn with different line styles, so
         colour is not needed to tell them apart).
     ax : matplotlib.axes.Axes, optional
-    marks : sequence of (str, float, float), optional
-        Points ``(label, angle_deg, dot)`` to mark, e.g. real query-key pairs.
+    marks : sequence of (str, float, float) or (str, float, float, (dx, dy)), optional
+        Points ``(label, angle_deg, dot)`` to mark, e.g. real query-key pairs;
+        an optional fourth item moves the label by ``(dx, dy)`` points
+        (default ``(6, 6)``).
     title : str, optional
 
     Returns
@@ -214,9 +217,11 @@ def plot_dot_vs_angle(norm_q, norms_k, *, ax=None, marks=None, title=None):
         ax.plot(theta, norm_q * n * np.cos(np.radians(theta)), style, color="#1B2A41",
                 label=f"|k| = {n:g}")
     ax.axhline(0, color="grey", lw=0.5)
-    for label, angle, dot in marks or []:
+    for mark in marks or []:
+        label, angle, dot = mark[:3]
+        offset = mark[3] if len(mark) > 3 else (6, 6)
         ax.plot([angle], [dot], "o", color="#B8860B", markeredgecolor="black")
-        ax.annotate(label, (angle, dot), textcoords="offset points", xytext=(6, 6), fontsize=9)
+        ax.annotate(label, (angle, dot), textcoords="offset points", xytext=offset, fontsize=9)
     ax.set_xlabel("angle θ between q and k (degrees)")
     ax.set_ylabel("q · k")
     ax.set_xticks([0, 45, 90, 135, 180])

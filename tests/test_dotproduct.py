@@ -78,3 +78,9 @@ def test_plot_dot_vs_angle_draws_cos_curves_scaled_by_lengths():
 def test_plot_dot_vs_angle_rejects_negative_length():
     with pytest.raises(ValueError, match="lengths must be >= 0"):
         plot_dot_vs_angle(1.0, [-1.0])
+
+
+def test_plot_dot_vs_angle_moves_a_label_by_the_given_offset():
+    ax = plot_dot_vs_angle(1.0, [1.0], marks=[("a", 0.0, 1.0), ("b", 90.0, 0.0, (6, -14))])
+    offsets = {t.get_text(): t.xyann for t in ax.texts}
+    assert offsets == {"a": (6, 6), "b": (6, -14)}
