@@ -4,8 +4,9 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+PORT   ?= 8000
 
-.PHONY: setup book test lab clean
+.PHONY: setup book test lab clean serve browser-deps
 
 $(STAMP): requirements.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 10), "Python >= 3.10 needed, found " + sys.version' 
@@ -23,6 +24,14 @@ book: setup  ## execute every notebook and build the HTML book
 
 test: setup  ## every test: unit, property, doctests, notebooks (nbval), clean warning-free book build
 	$(BIN)/python -m pytest
+
+serve:  ## serve the built book on http://127.0.0.1:$(PORT)/ (run `make book` first; PORT=8001 make serve to change)
+	@test -f _build/html/index.html || { echo "No built book in _build/html: run 'make book' first."; exit 1; }
+	@echo "Serving the book at http://127.0.0.1:$(PORT)/ (Ctrl-C stops it)"
+	@$(PYTHON) -m http.server $(PORT) --bind 127.0.0.1 --directory _build/html
+
+browser-deps:  ## local copies of the CDN scripts for the browser tests (Chromium itself: apt-get install chromium)
+	npm ci --prefix tests/browser --ignore-scripts --no-audit --no-fund
 
 lab: setup  ## JupyterLab on the chapters
 	$(BIN)/jupyter lab chapters

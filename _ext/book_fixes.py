@@ -1,0 +1,46 @@
+"""Small Sphinx fixes for the built book (loaded through _config.yml's local_extensions).
+
+Each fix removes a defect the browser tests (tests/browser) found in the pages readers get.
+
+* Duplicate inline scripts. sphinx-thebe adds its configuration script
+  (``const THEBE_JS_URL = ...``) after the HTML builder has started, so Sphinx keeps it
+  twice (once with file name ``None``, once with ``""``), and the second ``const``
+  throws "Identifier 'THEBE_JS_URL' has already been declared" on every page. We keep
+  the first copy of each identical script.
+* Bibliography entries. docutils marks the reference list ``role="list"`` and each entry
+  ``role="doc-biblioentry"``, a role ARIA 1.2 deprecates; axe reports the list as having
+  no list items (critical). ``role="listitem"`` is what the deprecation note asks for.
+"""
+
+from __future__ import annotations
+
+
+def _script_key(js) -> tuple:
+    attributes = getattr(js, "attributes", {}) or {}
+    filename = getattr(js, "filename", js) or ""  # None and "" both mean an inline script
+    return (str(filename), tuple(sorted((k, str(v)) for k, v in attributes.items())))
+
+
+def dedupe_scripts(app, pagename, templatename, context, doctree):
+    files = context.get("script_files")
+    if not files:
+        return
+    seen, kept = set(), []
+    for js in files:
+        key = _script_key(js)
+        if key not in seen:
+            seen.add(key)
+            kept.append(js)
+    context["script_files"] = kept
+
+
+def bibliography_roles(app, pagename, templatename, context, doctree):
+    body = context.get("body")
+    if body and 'role="doc-biblioentry"' in body:
+        context["body"] = body.replace('role="doc-biblioentry"', 'role="listitem"')
+
+
+def setup(app):
+    app.connect("html-page-context", dedupe_scripts, priority=900)
+    app.connect("html-page-context", bibliography_roles, priority=900)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}
