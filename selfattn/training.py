@@ -187,7 +187,7 @@ class TrainingResult:
         Mean layer-2 attention weight from "it" to the referent on held-out sentences.
     train_accuracy : float
     losses : list of float
-        Training loss before each step.
+        The loss on each step's mini-batch, before that step's update.
     snapshots : dict
         ``{step: (w1_it, w2_it)}``: the attention rows of "it" in layers 1 and 2
         for the sentences in ``watch`` (arrays of shape (len(watch), n)).
@@ -229,6 +229,8 @@ def train_coreference(seed: int = 0, steps: int = STEPS, lr: float = LR, batch_s
         Sentences (of the task's length) whose attention rows are recorded.
     snapshot_steps : iterable of int
         Steps at which to record them (0 = before training, ``steps`` = after).
+    d_model, d_k : int
+        Sizes of the model (see :class:`CorefModel`); the shipped weights use the defaults.
 
     Returns
     -------
@@ -238,7 +240,12 @@ def train_coreference(seed: int = 0, steps: int = STEPS, lr: float = LR, batch_s
     Raises
     ------
     ValueError
-        If ``steps`` is negative or ``lr`` is not positive.
+        If ``steps`` is negative, ``lr`` is not positive or ``batch_size`` is below 1.
+
+    Notes
+    -----
+    For reproducibility this sets, for the whole process,
+    ``torch.use_deterministic_algorithms(True)`` and ``torch.set_num_threads(1)``.
 
     Examples
     --------
