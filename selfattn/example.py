@@ -112,7 +112,16 @@ _W_V = np.array(
 
 
 def tokenize(sentence: str) -> list[str]:
-    """Split a sentence on spaces and drop a final full stop.
+    """Split a sentence on spaces and strip punctuation at the ends of words.
+
+    Parameters
+    ----------
+    sentence : str
+
+    Returns
+    -------
+    list of str
+        The words, in order, case kept.
 
     Examples
     --------
@@ -125,6 +134,16 @@ def tokenize(sentence: str) -> list[str]:
 
 def embed(tokens) -> np.ndarray:
     """Embedding matrix ``X`` of shape ``(n, d_model)`` for a list of words or a sentence.
+
+    Parameters
+    ----------
+    tokens : str or sequence of str
+        A sentence (split with :func:`tokenize`) or its words. Lookup ignores case.
+
+    Returns
+    -------
+    numpy.ndarray, shape (n, 5)
+        One row per word, columns in the order of :data:`FEATURES`.
 
     Raises
     ------
@@ -152,12 +171,40 @@ def embed(tokens) -> np.ndarray:
 
 
 def weights() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Copies of the hand-set ``(W_q, W_k, W_v)``, shapes ``(5, 3)`` each."""
+    """Copies of the hand-set matrices.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        ``(W_q, W_k, W_v)``, each of shape ``(5, 3)``: rows are :data:`FEATURES`,
+        columns :data:`QK_DIMS` (queries, keys) or :data:`V_DIMS` (values).
+
+    Examples
+    --------
+    >>> from selfattn.example import weights
+    >>> W_q, W_k, W_v = weights()
+    >>> W_q.shape
+    (5, 3)
+    >>> W_q[2].tolist()   # the pronoun row: looks for a noun that is alive
+    [2.0, 2.0, 0.0]
+    """
     return _W_Q.copy(), _W_K.copy(), _W_V.copy()
 
 
 def layer() -> SelfAttention:
-    """A :class:`~selfattn.SelfAttention` holding the hand-set matrices."""
+    """A :class:`~selfattn.SelfAttention` holding the hand-set matrices.
+
+    Returns
+    -------
+    SelfAttention
+        With ``d_model = 5``, ``d_k = d_v = 3``.
+
+    Examples
+    --------
+    >>> from selfattn.example import layer
+    >>> layer()
+    SelfAttention(d_model=5, d_k=3, d_v=3)
+    """
     return SelfAttention.from_weights(*weights())
 
 
@@ -172,12 +219,32 @@ class RunningExample:
     W_v: np.ndarray
 
     def index(self, word: str) -> int:
-        """Position of the first occurrence of ``word`` (case-sensitive)."""
+        """Position of the first occurrence of ``word`` (case-sensitive).
+
+        Raises
+        ------
+        ValueError
+            If ``word`` is not in the sentence.
+        """
         return self.tokens.index(word)
 
 
 def running_example(sentence: str = SENTENCE) -> RunningExample:
     """Tokens, embeddings and hand-set weights for ``sentence`` (default: the running example).
+
+    Parameters
+    ----------
+    sentence : str, default :data:`SENTENCE`
+
+    Returns
+    -------
+    RunningExample
+        ``tokens``, ``X`` of shape ``(n, 5)`` and copies of ``W_q``, ``W_k``, ``W_v``.
+
+    Raises
+    ------
+    ValueError
+        If a word is not in :data:`VOCAB`.
 
     Examples
     --------
