@@ -89,6 +89,10 @@ class CorefModel(nn.Module):
         Size of queries and keys in both layers.
     seed : int, default 0
         Seeds the initial weights.
+    mask_nouns : bool, default True
+        In layer 2, let words attend only to the nouns. ``False`` lets "it"
+        attend to every word, which opens a shortcut through the adjective
+        (the chapter shows it).
 
     Examples
     --------
@@ -101,8 +105,9 @@ class CorefModel(nn.Module):
     ((3, 12), (3, 10, 10), (3, 10, 10))
     """
 
-    def __init__(self, d_model: int = D_MODEL, d_k: int = D_K, seed: int = 0):
+    def __init__(self, d_model: int = D_MODEL, d_k: int = D_K, seed: int = 0, mask_nouns: bool = True):
         super().__init__()
+        self.mask_nouns = mask_nouns
         gen = torch.Generator().manual_seed(seed)
         self.d_model, self.d_k = d_model, d_k
         self.embedding = nn.Parameter(torch.randn(len(coref.WORDS), d_model, generator=gen, dtype=torch.float64))
@@ -136,7 +141,7 @@ class CorefModel(nn.Module):
         q = h @ self.point.W_q  # (B, n, d_k)
         k = x @ self.point.W_k  # (B, n, d_k)
         v = x @ self.point.W_v  # (B, n, d_model)
-        candidates = self.is_noun[ids].unsqueeze(-2)  # (B, 1, n) True = may attend: the nouns
+        candidates = self.is_noun[ids].unsqueeze(-2) if self.mask_nouns else None  # (B, 1, n) True = a noun
         out, w2 = snn.attention(q, k, v, mask=candidates)  # (B, n, d_model), (B, n, n)
         out_it = out[torch.arange(len(ids)), it_pos]  # (B, d_model)
         return out_it @ self.W_out, w1, w2  # (B, n_nouns), (B, n, n), (B, n, n)
@@ -211,7 +216,8 @@ class TrainingResult:
 
 
 def train_coreference(seed: int = 0, steps: int = STEPS, lr: float = LR, batch_size: int = BATCH_SIZE,
-                      watch=None, snapshot_steps=(), d_model: int = D_MODEL, d_k: int = D_K):
+                      watch=None, snapshot_steps=(), d_model: int = D_MODEL, d_k: int = D_K,
+                      mask_nouns: bool = True):
     """Train a :class:`CorefModel` on the training split; evaluate on the held-out split.
 
     Adam on the cross-entropy of the referent noun, with mini-batches drawn in a
@@ -231,6 +237,8 @@ def train_coreference(seed: int = 0, steps: int = STEPS, lr: float = LR, batch_s
         Steps at which to record them (0 = before training, ``steps`` = after).
     d_model, d_k : int
         Sizes of the model (see :class:`CorefModel`); the shipped weights use the defaults.
+    mask_nouns : bool, default True
+        See :class:`CorefModel`.
 
     Returns
     -------
@@ -261,7 +269,7 @@ def train_coreference(seed: int = 0, steps: int = STEPS, lr: float = LR, batch_s
     torch.manual_seed(seed)
     train, heldout = coref.split()
     ids, it_pos, target, _ = batch(train)
-    model = CorefModel(d_model, d_k, seed=seed)
+    model = CorefModel(d_model, d_k, seed=seed, mask_nouns=mask_nouns)
     initial = model.matrices()
     watch = list(watch or [])
     snapshot_steps = set(snapshot_steps)

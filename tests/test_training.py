@@ -166,3 +166,15 @@ def test_attention_grads_numpy_names_mismatched_shapes():
     with pytest.raises(ValueError, match=r"Y must have shape \(n, d_v\) = \(3, 2\), got \(3, 5\)"):
         training.attention_grads_numpy(np.ones((3, 4)), np.ones((4, 2)), np.ones((4, 2)), np.ones((4, 2)),
                                        np.ones((3, 5)))
+
+
+def test_without_the_noun_mask_it_may_attend_to_non_nouns():
+    masked = training.CorefModel(seed=0)
+    unmasked = training.CorefModel(seed=0, mask_nouns=False)
+    ids, it_pos, _, _ = training.batch(coref.split()[1][:1])
+    with torch.no_grad():
+        w_masked = masked(ids, it_pos)[2][0, 7]  # (n,) layer-2 row of "it"
+        w_unmasked = unmasked(ids, it_pos)[2][0, 7]
+    nouns = torch.tensor([1, 5])
+    assert w_masked[nouns].sum().item() == pytest.approx(1.0)
+    assert w_unmasked[-1].item() > 0.0 and w_unmasked[nouns].sum().item() < 1.0
