@@ -12,11 +12,19 @@ import numpy as np
 __all__ = ["glue"]
 
 
+class _Text(str):
+    """A string whose plain-text display has no quotes, for glued words."""
+
+    def __repr__(self) -> str:
+        return str(self)
+
+
 def glue(name: str, value, display: bool = False):
     """Glue ``value`` under ``name`` for the book; return ``value``.
 
     NumPy scalars are converted to plain Python numbers first: their repr
     (``np.float64(0.5)``) would otherwise break ``{glue:text}`` formatting.
+    Strings are glued so that they show without quotes (``cat``, not ``'cat'``).
 
     Examples
     --------
@@ -26,9 +34,13 @@ def glue(name: str, value, display: bool = False):
     42
     >>> glue("weight", np.float64(0.25))
     0.25
+    >>> glue("word", "cat")
+    cat
     """
     if isinstance(value, np.generic):
         value = value.item()
+    if isinstance(value, str):
+        value = _Text(value)
     try:
         from myst_nb import glue as _glue
     except ImportError:  # pragma: no cover - depends on the environment
