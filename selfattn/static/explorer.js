@@ -172,8 +172,20 @@ function tokenLabels(tokens) {
 
 function render({ model, el }) {
   const uid = `sa-explorer-${++instances}`;
-  const root = h("div", { class: "sa-explorer", "data-testid": "attention-explorer" });
+  // data-lm-suppress-shortcuts: in JupyterLab, arrow keys on a slider move the slider, not the cell.
+  const root = h("div", {
+    class: "sa-explorer", "data-testid": "attention-explorer", "data-lm-suppress-shortcuts": "true",
+  });
   el.append(root);
+  // JupyterLab's notebook takes arrow keys for moving between cells: keep those on our controls
+  // (Escape, Tab and the rest still reach JupyterLab).
+  const MOVE_KEYS = ["ArrowLeft", "ArrowRight", "ArrowUp", "ArrowDown", "PageUp", "PageDown", "Home", "End"];
+  root.addEventListener("keydown", (event) => {
+    const t = event.target;
+    if (MOVE_KEYS.includes(event.key) && t instanceof HTMLElement && t.matches("input, select")) {
+      event.stopPropagation();
+    }
+  });
   let pythonTimer = null;
   let waitingForPython = false;
 
