@@ -161,5 +161,19 @@ FACTS = """() => {
     tracebacks: [...document.querySelectorAll('.cell_output .traceback, .cell_output .stderr, .cell_output .output.error')]
       .map(e => text(e).slice(0, 200)),
     explorers: document.querySelectorAll('div[data-testid="attention-explorer"]').length,
+    // ipywidgets controls (sliders, dropdowns, ...) saved in the page: their effect runs in
+    // Python (interact, observe), so in the static page they cannot respond.
+    kernelControls: (() => {
+      const s = document.querySelector('script[type="application/vnd.jupyter.widget-state+json"]');
+      if (!s) return [];
+      const passive = ['HTMLModel', 'HTMLMathModel', 'LabelModel', 'ValidModel'];
+      return Object.values(JSON.parse(s.textContent).state || {})
+        .filter(m => m.model_module === '@jupyter-widgets/controls' && m.state && 'value' in m.state
+                     && !passive.includes(m.model_name))
+        .map(m => `${m.model_name} "${m.state.description || ''}"`);
+    })(),
+    kernelNotices: [...document.querySelectorAll('.needs-kernel')].map(e => ({
+      text: text(e).slice(0, 120), binder: e.querySelector('a[href*="mybinder.org"]') !== null,
+    })),
   };
 }"""

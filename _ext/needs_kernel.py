@@ -1,0 +1,72 @@
+"""The ``needs-kernel`` directive: a notice for controls that only work with a live kernel.
+
+Widgets whose effect runs in Python (``ipywidgets.interact``, a learner's own function
+in the attention explorer) do nothing in the static HTML book. Put this directive in a
+markdown cell right above such a widget::
+
+    ```{needs-kernel}
+    ```
+
+It renders a warning that says so and links to this page's notebook on Binder, built
+from the book's ``repository`` and ``launch_buttons`` settings in _config.yml. Optional
+content is added below the standard text. The browser tests
+(tests/browser/test_pages.py) require such a notice on every page with Python-side
+controls.
+"""
+
+from __future__ import annotations
+
+from pathlib import PurePosixPath
+
+from docutils import nodes
+from sphinx.util.docutils import SphinxDirective
+
+
+def binder_url(theme_options: dict, notebook: str) -> str | None:
+    """Binder address that opens ``notebook`` (a path relative to the book) in JupyterLab.
+
+    Examples
+    --------
+    >>> binder_url({"repository_url": "https://github.com/o/r", "repository_branch": "main",
+    ...             "path_to_docs": "", "launch_buttons": {"binderhub_url": "https://mybinder.org"}},
+    ...            "chapters/06_x.ipynb")
+    'https://mybinder.org/v2/gh/o/r/main?urlpath=lab/tree/chapters/06_x.ipynb'
+    """
+    launch = theme_options.get("launch_buttons") or {}
+    hub = (launch.get("binderhub_url") or "").rstrip("/")
+    repo = (theme_options.get("repository_url") or "").rstrip("/")
+    if not hub or not repo.startswith("https://github.com/"):
+        return None
+    org_repo = repo.removeprefix("https://github.com/")
+    branch = theme_options.get("repository_branch") or "main"
+    path = PurePosixPath(theme_options.get("path_to_docs") or "") / notebook
+    ui = "lab/tree" if launch.get("notebook_interface", "jupyterlab") == "jupyterlab" else "tree"
+    return f"{hub}/v2/gh/{org_repo}/{branch}?urlpath={ui}/{path.as_posix()}"
+
+
+class NeedsKernel(SphinxDirective):
+    has_content = True
+
+    def run(self):
+        source = self.env.doc2path(self.env.docname, base=False)
+        notebook = PurePosixPath(str(source)).with_suffix(".ipynb").as_posix()
+        url = binder_url(self.config.html_theme_options or {}, notebook)
+        notice = nodes.admonition(classes=["warning", "needs-kernel"])
+        notice += nodes.title(text="This part needs a live Python kernel")
+        para = nodes.paragraph()
+        para += nodes.Text("The controls below run Python code, so in this static page they do "
+                           "not respond. ")
+        if url:
+            para += nodes.reference("", "Open this chapter in Binder", refuri=url)
+            para += nodes.Text(" (or run the notebook in JupyterLab) to use them.")
+        else:
+            para += nodes.Text("Run the notebook in JupyterLab to use them.")
+        notice += para
+        if self.content:
+            self.state.nested_parse(self.content, self.content_offset, notice)
+        return [notice]
+
+
+def setup(app):
+    app.add_directive("needs-kernel", NeedsKernel)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}
