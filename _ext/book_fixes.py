@@ -10,6 +10,10 @@ Each fix removes a defect the browser tests (tests/browser) found in the pages r
 * Bibliography entries. docutils marks the reference list ``role="list"`` and each entry
   ``role="doc-biblioentry"``, a role ARIA 1.2 deprecates; axe reports the list as having
   no list items (critical). ``role="listitem"`` is what the deprecation note asks for.
+* ipywidgets controls typeset their labels with MathJax 2's ``MathJax.Hub.Queue``; the book
+  loads MathJax 3, which has no ``Hub``, so every labelled slider threw "Cannot read
+  properties of undefined (reading 'Queue')". We give MathJax 3 a ``Hub.Queue`` that
+  typesets with its own API.
 """
 
 from __future__ import annotations
@@ -40,7 +44,19 @@ def bibliography_roles(app, pagename, templatename, context, doctree):
         context["body"] = body.replace('role="doc-biblioentry"', 'role="listitem"')
 
 
+MATHJAX2_SHIM = """document.addEventListener("DOMContentLoaded", function () {
+  var M = window.MathJax;
+  if (M && !M.Hub) {
+    M.Hub = {Queue: function (job) {
+      var el = job && job[2];
+      if (el && M.typesetPromise) { M.typesetPromise([el]); }
+    }};
+  }
+});"""
+
+
 def setup(app):
+    app.add_js_file(None, body=MATHJAX2_SHIM)
     app.connect("html-page-context", dedupe_scripts, priority=900)
     app.connect("html-page-context", bibliography_roles, priority=900)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -168,7 +168,8 @@ FACTS = """() => {
       if (!s) return [];
       const passive = ['HTMLModel', 'HTMLMathModel', 'LabelModel', 'ValidModel'];
       return Object.values(JSON.parse(s.textContent).state || {})
-        .filter(m => m.model_module === '@jupyter-widgets/controls' && m.state && 'value' in m.state
+        .filter(m => m.model_module === '@jupyter-widgets/controls' && m.state
+                     && ('value' in m.state || 'index' in m.state)
                      && !passive.includes(m.model_name))
         .map(m => `${m.model_name} "${m.state.description || ''}"`);
     })(),
