@@ -14,6 +14,9 @@ Each fix removes a defect the browser tests (tests/browser) found in the pages r
   loads MathJax 3, which has no ``Hub``, so every labelled slider threw "Cannot read
   properties of undefined (reading 'Queue')". We give MathJax 3 a ``Hub.Queue`` that
   typesets with its own API.
+* ipywidgets sliders draw their handle as ``div[role=slider]`` with no accessible name
+  (axe: aria-input-field-name, serious); the widget's visible label is right next to it.
+  Once widgets render, each nameless handle gets its slider's label as ``aria-label``.
 """
 
 from __future__ import annotations
@@ -55,8 +58,26 @@ MATHJAX2_SHIM = """document.addEventListener("DOMContentLoaded", function () {
 });"""
 
 
+SLIDER_NAMES = """document.addEventListener("DOMContentLoaded", function () {
+  if (!document.querySelector('script[type="application/vnd.jupyter.widget-state+json"]')) return;
+  function name() {
+    document.querySelectorAll(".widget-slider").forEach(function (w) {
+      var label = w.querySelector(".widget-label");
+      var text = label && label.textContent.trim();
+      if (!text) return;
+      w.querySelectorAll('[role="slider"]:not([aria-label])').forEach(function (h) {
+        h.setAttribute("aria-label", text);
+      });
+    });
+  }
+  new MutationObserver(name).observe(document.body, {childList: true, subtree: true});
+  name();
+});"""
+
+
 def setup(app):
     app.add_js_file(None, body=MATHJAX2_SHIM)
+    app.add_js_file(None, body=SLIDER_NAMES)
     app.connect("html-page-context", dedupe_scripts, priority=900)
     app.connect("html-page-context", bibliography_roles, priority=900)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
