@@ -14,9 +14,15 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from pathlib import Path
 
 import pytest
+
+# pytest runs with --import-mode=importlib (two conftest.py files would clash under
+# --doctest-modules otherwise), which does not put this folder on sys.path: the helper
+# modules below and the test modules import `_browser` and `_cdn` by name.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _browser import CHROMIUM, CHROMIUM_FLAGS, FACTS, SCREENSHOTS, open_page, serve, unavailable
 from _cdn import HERE, installed_version

@@ -103,7 +103,7 @@ def test_code_cells_and_their_outputs_are_on_the_page(visited, page_info, built_
 @pytest.mark.parametrize("page_info", PAGES, ids=_ids(PAGES))
 def test_controls_that_need_a_kernel_are_announced_with_a_live_launch(visited, page_info):
     """Python-side widget controls do nothing in the static page: the page must say so and
-    link to Binder (the {needs-kernel} directive, _ext/needs_kernel.py)."""
+    link to Binder (the {needs-kernel} directive, selfattn/sphinxext/needs_kernel.py)."""
     facts = visited(page_info)["facts"]
     if not facts["kernelControls"]:
         return

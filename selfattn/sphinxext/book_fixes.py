@@ -1,4 +1,4 @@
-"""Small Sphinx fixes for the built book (loaded through _config.yml's local_extensions).
+"""Small Sphinx fixes for the built book (listed in _config.yml under sphinx.extra_extensions).
 
 Each fix removes a defect the browser tests (tests/browser) found in the pages readers get.
 
