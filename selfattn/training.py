@@ -36,6 +36,8 @@ deterministic algorithms, so the same seed gives the same weights bit for bit.
 
 from __future__ import annotations
 
+import contextlib
+
 import math
 import time
 from dataclasses import dataclass, field
@@ -174,9 +176,17 @@ def batch(examples):
     return ids, it_pos, target, ref_pos
 
 
-def _setup_determinism():
+@contextlib.contextmanager
+def _deterministic():
+    """Deterministic, single-threaded PyTorch while training; the caller's settings come back after."""
+    old_deterministic, old_threads = torch.are_deterministic_algorithms_enabled(), torch.get_num_threads()
     torch.use_deterministic_algorithms(True)
     torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(old_deterministic)
+        torch.set_num_threads(old_threads)
 
 
 @dataclass
@@ -215,6 +225,7 @@ class TrainingResult:
         return iter((self.model, self.heldout_accuracy))
 
 
+@_deterministic()
 def train_coreference(seed: int = 0, steps: int = STEPS, lr: float = LR, batch_size: int = BATCH_SIZE,
                       watch=None, snapshot_steps=(), d_model: int = D_MODEL, d_k: int = D_K,
                       mask_nouns: bool = True):
@@ -252,8 +263,8 @@ def train_coreference(seed: int = 0, steps: int = STEPS, lr: float = LR, batch_s
 
     Notes
     -----
-    For reproducibility this sets, for the whole process,
-    ``torch.use_deterministic_algorithms(True)`` and ``torch.set_num_threads(1)``.
+    For reproducibility, training runs with ``torch.use_deterministic_algorithms(True)``
+    and ``torch.set_num_threads(1)``; both settings are restored when it returns.
 
     Examples
     --------
@@ -265,7 +276,6 @@ def train_coreference(seed: int = 0, steps: int = STEPS, lr: float = LR, batch_s
     if steps < 0 or lr <= 0 or batch_size < 1:
         raise ValueError(f"need steps >= 0, lr > 0 and batch_size >= 1, got steps={steps}, lr={lr}, "
                          f"batch_size={batch_size}")
-    _setup_determinism()
     torch.manual_seed(seed)
     train, heldout = coref.split()
     ids, it_pos, target, _ = batch(train)

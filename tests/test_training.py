@@ -178,3 +178,16 @@ def test_without_the_noun_mask_it_may_attend_to_non_nouns():
     nouns = torch.tensor([1, 5])
     assert w_masked[nouns].sum().item() == pytest.approx(1.0)
     assert w_unmasked[-1].item() > 0.0 and w_unmasked[nouns].sum().item() < 1.0
+
+
+def test_training_restores_the_callers_torch_settings():
+    import torch
+
+    before = (torch.are_deterministic_algorithms_enabled(), torch.get_num_threads())
+    torch.set_num_threads(2)
+    try:
+        training.train_coreference(seed=0, steps=2)
+        assert torch.get_num_threads() == 2
+        assert torch.are_deterministic_algorithms_enabled() == before[0]
+    finally:
+        torch.set_num_threads(before[1])
