@@ -21,6 +21,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import _checks
+
 __all__ = [
     "softmax",
     "scaled_dot_product_attention",
@@ -28,61 +30,8 @@ __all__ = [
     "padding_mask",
     "SelfAttention",
     "AttentionSteps",
+    "init_matrix",
 ]
-
-
-# --------------------------------------------------------------------------- #
-# input checks shared by every public function
-# --------------------------------------------------------------------------- #
-def _as_float_array(x, name: str) -> np.ndarray:
-    """Return ``x`` as a float array: float32 and float64 are kept, anything else becomes float64."""
-    arr = np.asarray(x)
-    if arr.dtype == np.bool_ or not np.issubdtype(arr.dtype, np.number):
-        raise ValueError(f"{name} must hold numbers, got dtype {arr.dtype}")
-    if np.iscomplexobj(arr):
-        raise ValueError(f"{name} must be real, got dtype {arr.dtype}")
-    if arr.dtype not in (np.float32, np.float64):
-        arr = arr.astype(np.float64)
-    return arr
-
-
-def _check_finite(arr: np.ndarray, name: str) -> None:
-    """Raise a ValueError naming the first NaN or infinite entry of ``arr``."""
-    bad = ~np.isfinite(arr)
-    if bad.any():
-        idx = tuple(int(i) for i in np.argwhere(bad)[0])
-        raise ValueError(
-            f"{name} contains {int(bad.sum())} non-finite value(s) (NaN or inf); "
-            f"the first is {arr[idx]} at index {idx}"
-        )
-
-
-def _check_ndim(arr: np.ndarray, name: str, min_ndim: int, layout: str) -> None:
-    if arr.ndim < min_ndim:
-        raise ValueError(
-            f"{name} must have at least {min_ndim} dimensions {layout}, "
-            f"got shape {arr.shape}"
-        )
-
-
-def _check_mask(mask, target_shape: tuple, what: str = "scores") -> np.ndarray:
-    """Check that ``mask`` is boolean and broadcasts to ``target_shape`` without enlarging it."""
-    mask = np.asarray(mask)
-    if mask.dtype != np.bool_:
-        raise ValueError(
-            f"mask must be boolean (True = may attend), got dtype {mask.dtype}; "
-            "an additive float mask is not accepted, convert it with `mask = additive == 0`"
-        )
-    try:
-        full = np.broadcast_shapes(mask.shape, target_shape)
-    except ValueError:
-        full = None
-    if full != tuple(target_shape):
-        raise ValueError(
-            f"mask of shape {mask.shape} does not broadcast to the {what} shape "
-            f"{tuple(target_shape)}"
-        )
-    return np.broadcast_to(mask, target_shape)
 
 
 # --------------------------------------------------------------------------- #
@@ -134,23 +83,24 @@ def softmax(x, axis: int = -1, mask=None) -> np.ndarray:
     array([[1., 0.],
            [0., 0.]])
     """
-    x = _as_float_array(x, "x")
-    if x.ndim == 0:
-        raise ValueError("softmax needs at least one axis, got a scalar (shape ())")
-    if not -x.ndim <= axis < x.ndim:
-        raise ValueError(f"axis {axis} is out of range for x of shape {x.shape}")
-    if x.shape[axis] == 0:
-        raise ValueError(f"softmax over an empty axis: axis {axis} of x with shape {x.shape} has length 0")
-    if np.isnan(x).any() or np.isposinf(x).any():
-        _check_finite(np.where(np.isneginf(x), 0.0, x), "x")
+    x = _checks.softmax_input(x, axis)  # a copy: the softmax below works in place
+    return _softmax(x, axis=axis, mask=_checks.mask(mask, x.shape, what="x"))
+
+
+def _softmax(scores, axis=-1, mask=None, overflow=None):
+    """Softmax of a float array **in place**; ``overflow=(q, k, scale)`` checks the row maxima."""
     if mask is not None:
-        mask = _check_mask(mask, x.shape, what="x")
-        x = np.where(mask, x, -np.inf).astype(x.dtype, copy=False)
-    m = np.max(x, axis=axis, keepdims=True)
-    m = np.where(np.isfinite(m), m, 0.0).astype(x.dtype, copy=False)  # fully masked rows
-    e = np.exp(x - m)  # every exponent <= 0: no overflow
-    total = np.sum(e, axis=axis, keepdims=True)
-    return np.divide(e, total, out=np.zeros_like(e), where=total > 0)
+        np.copyto(scores, -np.inf, where=~mask)  # masked positions: weight exactly 0
+    m = scores.max(axis=axis, keepdims=True)  # the row maxima (..., 1)
+    if overflow is not None:
+        _checks.scores_overflow(m, mask, *overflow)
+    m[~np.isfinite(m)] = 0  # rows with nothing to attend to stay all zero
+    scores -= m  # every exponent <= 0: no overflow
+    np.exp(scores, out=scores)
+    total = scores.sum(axis=axis, keepdims=True)
+    total[total == 0] = 1
+    scores /= total
+    return scores
 
 
 # --------------------------------------------------------------------------- #
@@ -182,8 +132,7 @@ def causal_mask(n: int) -> np.ndarray:
            [ True,  True, False],
            [ True,  True,  True]])
     """
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise ValueError(f"n must be a positive integer, got {n!r}")
+    n = _checks.positive_int(n, "n")
     return np.tril(np.ones((n, n), dtype=bool))
 
 
@@ -217,8 +166,7 @@ def padding_mask(lengths, n: int) -> np.ndarray:
     <BLANKLINE>
            [[ True,  True,  True]]])
     """
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise ValueError(f"n must be a positive integer, got {n!r}")
+    n = _checks.positive_int(n, "n")
     lengths = np.asarray(lengths)
     if lengths.ndim != 1:
         raise ValueError(f"lengths must be 1-D (one length per sequence), got shape {lengths.shape}")
@@ -283,49 +231,9 @@ def scaled_dot_product_attention(q, k, v, mask=None, scale=None):
     >>> out.round(3)
     array([[13.302]])
     """
-    q = _as_float_array(q, "q")
-    k = _as_float_array(k, "k")
-    v = _as_float_array(v, "v")
-    _check_ndim(q, "q", 2, "(..., n_q, d_k)")
-    _check_ndim(k, "k", 2, "(..., n_k, d_k)")
-    _check_ndim(v, "v", 2, "(..., n_k, d_v)")
-    if q.shape[-1] != k.shape[-1]:
-        raise ValueError(
-            f"q and k must have the same last dimension d_k, got q {q.shape} "
-            f"(d_k={q.shape[-1]}) and k {k.shape} (d_k={k.shape[-1]})"
-        )
-    if k.shape[-2] != v.shape[-2]:
-        raise ValueError(
-            f"k and v must have the same number of rows n_k (one value per key), "
-            f"got k {k.shape} (n_k={k.shape[-2]}) and v {v.shape} (n_k={v.shape[-2]})"
-        )
-    if k.shape[-2] == 0:
-        raise ValueError(f"k and v need at least one row (n_k >= 1) to attend to, got k {k.shape} and v {v.shape}")
-    if not (q.shape[:-2] == k.shape[:-2] == v.shape[:-2]):
-        raise ValueError(
-            f"q, k and v must have the same leading (batch/head) dimensions, got "
-            f"q {q.shape}, k {k.shape}, v {v.shape}"
-        )
-    for arr, name in ((q, "q"), (k, "k"), (v, "v")):
-        _check_finite(arr, name)
-    d_k = q.shape[-1]
-    if scale is None:
-        scale = 1.0 / math.sqrt(d_k)
-    elif isinstance(scale, bool) or not isinstance(scale, (int, float, np.number)) or not math.isfinite(scale):
-        raise ValueError(f"scale must be a finite number, got {scale!r}")
-    dtype = np.result_type(q, k, v)
-    with np.errstate(over="ignore", invalid="ignore"):
-        scores = (q @ np.swapaxes(k, -1, -2)) * dtype.type(scale)  # (..., n_q, n_k)
-    if not np.isfinite(scores).all():  # finite inputs, but the products overflow the dtype
-        idx = tuple(int(i) for i in np.argwhere(~np.isfinite(scores))[0])
-        raise ValueError(
-            f"the scores q @ k^T * scale overflow {dtype} (first at index {idx}); "
-            f"largest |q| = {float(np.abs(q).max()):.3g}, largest |k| = {float(np.abs(k).max()):.3g}, "
-            f"scale = {float(scale):.3g}: rescale q or k"
-        )
-    if mask is not None:
-        mask = _check_mask(mask, scores.shape)
-    weights = softmax(scores, axis=-1, mask=mask)  # (..., n_q, n_k)
+    q, k, v, mask, scale = _checks.attention_inputs(q, k, v, mask, scale)
+    scores = (q * scale) @ np.swapaxes(k, -1, -2)  # (..., n_q, n_k)  Q K^T / sqrt(d_k)
+    weights = _softmax(scores, mask=mask, overflow=(q, k, scale))  # (..., n_q, n_k)
     output = weights @ v  # (..., n_q, d_v)
     return output, weights
 
@@ -358,28 +266,19 @@ class AttentionSteps:
     output: np.ndarray
 
 
-def _init_weight(rng: np.random.Generator, d_in: int, d_out: int) -> np.ndarray:
-    """Uniform(-1/sqrt(d_in), 1/sqrt(d_in)), PyTorch's default for ``nn.Linear``."""
+def init_matrix(rng: np.random.Generator, d_in: int, d_out: int) -> np.ndarray:
+    """A ``(d_in, d_out)`` matrix, uniform in ``[-1/sqrt(d_in), 1/sqrt(d_in)]`` (``torch.nn.Linear``'s default).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from selfattn.attention import init_matrix
+    >>> W = init_matrix(np.random.default_rng(0), 4, 2)
+    >>> W.shape, bool(np.abs(W).max() <= 0.5)
+    ((4, 2), True)
+    """
     bound = 1.0 / math.sqrt(d_in)
     return rng.uniform(-bound, bound, size=(d_in, d_out))
-
-
-def _check_positive_int(value, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
-
-
-def _check_input(x, d_model: int) -> np.ndarray:
-    x = _as_float_array(x, "x")
-    _check_ndim(x, "x", 2, "(..., n, d_model)")
-    if x.shape[-1] != d_model:
-        raise ValueError(
-            f"x has last dimension {x.shape[-1]} but the layer expects d_model={d_model} "
-            f"(x has shape {x.shape})"
-        )
-    _check_finite(x, "x")
-    return x
 
 
 class SelfAttention:
@@ -427,13 +326,13 @@ class SelfAttention:
     """
 
     def __init__(self, d_model: int, d_k: int, d_v: int | None = None, seed: int = 0):
-        self.d_model = _check_positive_int(d_model, "d_model")
-        self.d_k = _check_positive_int(d_k, "d_k")
-        self.d_v = self.d_k if d_v is None else _check_positive_int(d_v, "d_v")
-        rng = np.random.default_rng(seed)
-        self.W_q = _init_weight(rng, self.d_model, self.d_k)
-        self.W_k = _init_weight(rng, self.d_model, self.d_k)
-        self.W_v = _init_weight(rng, self.d_model, self.d_v)
+        self.d_model = _checks.positive_int(d_model, "d_model")
+        self.d_k = _checks.positive_int(d_k, "d_k")
+        self.d_v = self.d_k if d_v is None else _checks.positive_int(d_v, "d_v")
+        rng = np.random.default_rng(_checks.seed(seed))
+        self.W_q = init_matrix(rng, self.d_model, self.d_k)  # (d_model, d_k)
+        self.W_k = init_matrix(rng, self.d_model, self.d_k)  # (d_model, d_k)
+        self.W_v = init_matrix(rng, self.d_model, self.d_v)  # (d_model, d_v)
 
     @classmethod
     def from_weights(cls, W_q, W_k, W_v) -> "SelfAttention":
@@ -465,27 +364,10 @@ class SelfAttention:
         >>> layer.d_model, layer.d_k, layer.d_v
         (2, 2, 2)
         """
-        mats = {}
-        for name, m in (("W_q", W_q), ("W_k", W_k), ("W_v", W_v)):
-            m = _as_float_array(m, name)
-            if m.ndim != 2:
-                raise ValueError(f"{name} must be 2-D (d_model, d_out), got shape {m.shape}")
-            _check_finite(m, name)
-            mats[name] = m
-        if not (mats["W_q"].shape[0] == mats["W_k"].shape[0] == mats["W_v"].shape[0]):
-            raise ValueError(
-                "W_q, W_k and W_v must have the same number of rows d_model, got "
-                f"{mats['W_q'].shape}, {mats['W_k'].shape}, {mats['W_v'].shape}"
-            )
-        if mats["W_q"].shape[1] != mats["W_k"].shape[1]:
-            raise ValueError(
-                f"W_q and W_k must have the same number of columns d_k, got "
-                f"{mats['W_q'].shape} and {mats['W_k'].shape}"
-            )
         layer = cls.__new__(cls)
-        layer.d_model, layer.d_k = mats["W_q"].shape
-        layer.d_v = mats["W_v"].shape[1]
-        layer.W_q, layer.W_k, layer.W_v = mats["W_q"], mats["W_k"], mats["W_v"]
+        layer.W_q, layer.W_k, layer.W_v = _checks.projection_matrices(W_q, W_k, W_v)  # copies
+        layer.d_model, layer.d_k = layer.W_q.shape
+        layer.d_v = layer.W_v.shape[1]
         return layer
 
     def steps(self, x, mask=None, scale=None) -> AttentionSteps:
@@ -527,15 +409,18 @@ class SelfAttention:
         >>> round(s.scale, 4), s.weights.round(3)[0]
         (0.7071, array([0.67, 0.33]))
         """
-        x = _check_input(x, self.d_model)  # (..., n, d_model)
-        # the weights follow the input's dtype, so float32 input stays float32
-        q = x @ self.W_q.astype(x.dtype, copy=False)  # (..., n, d_k)
-        k = x @ self.W_k.astype(x.dtype, copy=False)  # (..., n, d_k)
-        v = x @ self.W_v.astype(x.dtype, copy=False)  # (..., n, d_v)
+        x = _checks.layer_input(x, self.d_model)  # (..., n, d_model)
+        q, k, v = self._project(x)  # (..., n, d_k), (..., n, d_k), (..., n, d_v)
         output, weights = scaled_dot_product_attention(q, k, v, mask=mask, scale=scale)
-        scores = q @ np.swapaxes(k, -1, -2)  # (..., n, n)
-        used_scale = 1.0 / math.sqrt(self.d_k) if scale is None else float(scale)
+        scores = q @ np.swapaxes(k, -1, -2)  # (..., n, n) raw scores, before scaling
+        used_scale = _checks.scale(scale, self.d_k)
         return AttentionSteps(x, q, k, v, scores, used_scale, weights, output)
+
+    def _project(self, x):
+        """``x`` checked, then ``Q = X W_q``, ``K = X W_k``, ``V = X W_v`` (in the dtype of ``x``)."""
+        x = _checks.layer_input(x, self.d_model)  # (..., n, d_model)
+        W_q, W_k, W_v = (W.astype(x.dtype, copy=False) for W in (self.W_q, self.W_k, self.W_v))
+        return x @ W_q, x @ W_k, x @ W_v
 
     def __call__(self, x, mask=None, scale=None):
         """Apply the layer: ``(output, weights)`` of shapes ``(..., n, d_v)`` and ``(..., n, n)``.
@@ -563,8 +448,8 @@ class SelfAttention:
         >>> out.shape, w.shape, out.dtype
         ((2, 5, 3), (2, 5, 5), dtype('float32'))
         """
-        s = self.steps(x, mask=mask, scale=scale)
-        return s.output, s.weights
+        q, k, v = self._project(x)  # (..., n, d_k), (..., n, d_k), (..., n, d_v)
+        return scaled_dot_product_attention(q, k, v, mask=mask, scale=scale)
 
     def __repr__(self) -> str:
         return f"SelfAttention(d_model={self.d_model}, d_k={self.d_k}, d_v={self.d_v})"

@@ -28,27 +28,9 @@ import math
 
 import numpy as np
 
-from .attention import _as_float_array, _check_finite, _check_mask, _check_ndim, _check_positive_int
+from . import _checks
 
 __all__ = ["blockwise_attention", "online_softmax_steps"]
-
-
-def _check_qkv(q, k, v):
-    q, k, v = (_as_float_array(a, name) for a, name in ((q, "q"), (k, "k"), (v, "v")))
-    _check_ndim(q, "q", 2, "(..., n_q, d_k)")
-    _check_ndim(k, "k", 2, "(..., n_k, d_k)")
-    _check_ndim(v, "v", 2, "(..., n_k, d_v)")
-    if q.shape[-1] != k.shape[-1]:
-        raise ValueError(f"q and k must have the same last dimension d_k, got q {q.shape} and k {k.shape}")
-    if k.shape[-2] != v.shape[-2]:
-        raise ValueError(f"k and v must have the same number of rows n_k, got k {k.shape} and v {v.shape}")
-    if not (q.shape[:-2] == k.shape[:-2] == v.shape[:-2]):
-        raise ValueError(f"q, k and v must have the same leading dimensions, got q {q.shape}, "
-                         f"k {k.shape}, v {v.shape}")
-    for arr, name in ((q, "q"), (k, "k"), (v, "v")):
-        _check_finite(arr, name)
-    dtype = np.result_type(q, k, v)
-    return q.astype(dtype, copy=False), k.astype(dtype, copy=False), v.astype(dtype, copy=False)
 
 
 def blockwise_attention(q, k, v, mask=None, scale=None, causal: bool = False,
@@ -99,25 +81,21 @@ def blockwise_attention(q, k, v, mask=None, scale=None, causal: bool = False,
     >>> np.allclose(blockwise_attention(q, k, v, block_q=3, block_k=4), plain)
     True
     """
-    q, k, v = _check_qkv(q, k, v)
-    block_q = _check_positive_int(block_q, "block_q")
-    block_k = _check_positive_int(block_k, "block_k")
+    q, k, v, mask, scale = _checks.attention_inputs(q, k, v, mask, scale)
+    causal = _checks.flag(causal, "causal")
+    block_q = _checks.positive_int(block_q, "block_q")
+    block_k = _checks.positive_int(block_k, "block_k")
     *lead, n_q, d_k = q.shape
     n_k, d_v = v.shape[-2], v.shape[-1]
-    if scale is None:
-        scale = 1.0 / math.sqrt(d_k)
-    elif isinstance(scale, bool) or not isinstance(scale, (int, float, np.number)) or not math.isfinite(scale):
-        raise ValueError(f"scale must be a finite number, got {scale!r}")
     dtype = q.dtype
-    scale = dtype.type(scale)
     if mask is not None:
-        mask = _check_mask(mask, (*lead, n_q, n_k))  # broadcast view, no copy
+        mask = np.broadcast_to(mask, (*lead, n_q, n_k))  # a view, no copy
     kT = np.swapaxes(k, -1, -2)  # (..., d_k, n_k), a view
     out = np.empty((*lead, n_q, d_v), dtype=dtype)  # (..., n_q, d_v)
 
     for i0 in range(0, n_q, block_q):
         i1 = min(i0 + block_q, n_q)
-        q_blk = q[..., i0:i1, :] * scale  # (..., bq, d_k)
+        q_blk = q[..., i0:i1, :] * dtype.type(scale)  # (..., bq, d_k)
         m = np.full((*lead, i1 - i0, 1), -np.inf, dtype=dtype)  # running max
         l = np.zeros((*lead, i1 - i0, 1), dtype=dtype)  # running sum of exp
         acc = np.zeros((*lead, i1 - i0, d_v), dtype=dtype)  # running weighted sum of values
@@ -134,7 +112,9 @@ def blockwise_attention(q, k, v, mask=None, scale=None, causal: bool = False,
                 allowed = tri if allowed is None else allowed & tri
             if allowed is not None:
                 np.copyto(s, -np.inf, where=~allowed)
-            m_new = np.maximum(m, s.max(axis=-1, keepdims=True))  # (..., bq, 1)
+            s_max = s.max(axis=-1, keepdims=True)  # (..., bq, 1)
+            _checks.scores_overflow(s_max, allowed, q, k, scale)
+            m_new = np.maximum(m, s_max)  # (..., bq, 1)
             m_safe = np.where(np.isfinite(m_new), m_new, 0).astype(dtype, copy=False)  # rows with no key yet
             s -= m_safe
             np.exp(s, out=s)  # p = exp(s - m_new); masked entries become exactly 0
@@ -179,11 +159,11 @@ def online_softmax_steps(scores, block: int) -> list[dict]:
     >>> [(s["m"], round(s["l"], 4)) for s in steps]
     [(3.0, 1.1353), (3.0, 1.553)]
     """
-    x = _as_float_array(scores, "scores")
+    x = _checks.float_array(scores, "scores")
     if x.ndim != 1:
         raise ValueError(f"scores must be one row (1-D), got shape {x.shape}")
-    _check_finite(x, "scores")
-    block = _check_positive_int(block, "block")
+    _checks.finite(x, "scores")
+    block = _checks.positive_int(block, "block")
     m, l, steps = -math.inf, 0.0, []
     for j0 in range(0, len(x), block):
         b = x[j0:j0 + block]

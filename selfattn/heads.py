@@ -6,15 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .attention import (
-    _as_float_array,
-    _check_input,
-    _check_mask,
-    _check_ndim,
-    _check_positive_int,
-    _init_weight,
-    scaled_dot_product_attention,
-)
+from . import _checks
+from .attention import init_matrix, scaled_dot_product_attention
 
 __all__ = ["split_heads", "merge_heads", "check_divisible", "MultiHeadAttention", "MultiHeadSteps"]
 
@@ -48,17 +41,9 @@ def check_divisible(d_model: int, n_heads: int) -> int:
     >>> check_divisible(10, 3)
     Traceback (most recent call last):
     ...
-    ValueError: d_model=10 is not divisible by n_heads=3 (10 / 3 = 3.33...); every head must get the same whole number of columns
+    ValueError: d_model=10 is not divisible by n_heads=3 (10 / 3 = 3.33...); every head must get the same whole number of columns: try d_model=9 or 12, or a number of heads that divides 10
     """
-    d_model = _check_positive_int(d_model, "d_model")
-    n_heads = _check_positive_int(n_heads, "n_heads")
-    if d_model % n_heads:
-        raise ValueError(
-            f"d_model={d_model} is not divisible by n_heads={n_heads} "
-            f"({d_model} / {n_heads} = {d_model / n_heads:.2f}...); "
-            "every head must get the same whole number of columns"
-        )
-    return d_model // n_heads
+    return _checks.head_size(d_model, n_heads)
 
 
 def split_heads(x, n_heads: int) -> np.ndarray:
@@ -93,8 +78,8 @@ def split_heads(x, n_heads: int) -> np.ndarray:
            [4., 5.],
            [8., 9.]])
     """
-    x = _as_float_array(x, "x")
-    _check_ndim(x, "x", 2, "(..., n, d)")
+    x = _checks.float_array(x, "x")
+    _checks.ndim(x, "x", 2, "(..., n, d)")
     *lead, n, d = x.shape
     d_head = check_divisible(d, n_heads)
     x = x.reshape(*lead, n, n_heads, d_head)  # (..., n, h, d_head)
@@ -127,8 +112,8 @@ def merge_heads(x) -> np.ndarray:
     >>> np.array_equal(merge_heads(split_heads(x, 2)), x)
     True
     """
-    x = _as_float_array(x, "x")
-    _check_ndim(x, "x", 3, "(..., h, n, d_head)")
+    x = _checks.float_array(x, "x")
+    _checks.ndim(x, "x", 3, "(..., h, n, d_head)")
     *lead, h, n, d_head = x.shape
     x = np.swapaxes(x, -3, -2)  # (..., n, h, d_head)
     return x.reshape(*lead, n, h * d_head)  # (..., n, d_model)
@@ -190,17 +175,17 @@ class MultiHeadAttention:
     >>> MultiHeadAttention(d_model=10, n_heads=3)
     Traceback (most recent call last):
     ...
-    ValueError: d_model=10 is not divisible by n_heads=3 (10 / 3 = 3.33...); every head must get the same whole number of columns
+    ValueError: d_model=10 is not divisible by n_heads=3 (10 / 3 = 3.33...); every head must get the same whole number of columns: try d_model=9 or 12, or a number of heads that divides 10
     """
 
     def __init__(self, d_model: int, n_heads: int, seed: int = 0):
-        self.d_head = check_divisible(d_model, n_heads)
+        self.d_head = _checks.head_size(d_model, n_heads)
         self.d_model, self.n_heads = int(d_model), int(n_heads)
-        rng = np.random.default_rng(seed)
-        self.W_q = _init_weight(rng, self.d_model, self.d_model)
-        self.W_k = _init_weight(rng, self.d_model, self.d_model)
-        self.W_v = _init_weight(rng, self.d_model, self.d_model)
-        self.W_o = _init_weight(rng, self.d_model, self.d_model)
+        rng = np.random.default_rng(_checks.seed(seed))
+        self.W_q = init_matrix(rng, self.d_model, self.d_model)  # (d_model, d_model)
+        self.W_k = init_matrix(rng, self.d_model, self.d_model)  # (d_model, d_model)
+        self.W_v = init_matrix(rng, self.d_model, self.d_model)  # (d_model, d_model)
+        self.W_o = init_matrix(rng, self.d_model, self.d_model)  # (d_model, d_model)
 
     def steps(self, x, mask=None) -> MultiHeadSteps:
         """Run the layer and return every intermediate (see :class:`MultiHeadSteps`).
@@ -240,12 +225,12 @@ class MultiHeadAttention:
         >>> s.weights[0, 1]
         array([0.5, 0.5, 0. , 0. ])
         """
-        x = _check_input(x, self.d_model)  # (..., n, d_model)
+        x = _checks.layer_input(x, self.d_model)  # (..., n, d_model)
         n = x.shape[-2]
+        mask = _checks.mask(mask, x.shape[:-2] + (n, n))  # (..., n, n)
         if mask is not None:
-            mask = _check_mask(mask, x.shape[:-2] + (n, n))  # (..., n, n)
-            mask = mask[..., None, :, :]  # (..., 1, n, n): same mask for every head
-        W_q, W_k, W_v, W_o = (w.astype(x.dtype, copy=False) for w in (self.W_q, self.W_k, self.W_v, self.W_o))
+            mask = np.broadcast_to(mask, (*x.shape[:-2], n, n))[..., None, :, :]  # (..., 1, n, n): the same for every head
+        W_q, W_k, W_v, W_o = (W.astype(x.dtype, copy=False) for W in (self.W_q, self.W_k, self.W_v, self.W_o))
         q = split_heads(x @ W_q, self.n_heads)  # (..., h, n, d_head)
         k = split_heads(x @ W_k, self.n_heads)  # (..., h, n, d_head)
         v = split_heads(x @ W_v, self.n_heads)  # (..., h, n, d_head)

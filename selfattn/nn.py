@@ -1,14 +1,20 @@
-"""PyTorch twins of :class:`selfattn.SelfAttention` and :class:`selfattn.MultiHeadAttention`.
+"""PyTorch twins of the NumPy attention in :mod:`selfattn.attention` and :mod:`selfattn.heads`.
 
-The twins keep the course's row-vector convention: each weight is an
+Same names, same arguments, same statements in the same order, so the two can
+be read side by side: :func:`scaled_dot_product_attention`, :func:`split_heads`,
+:func:`merge_heads`, :class:`SelfAttention`, :class:`MultiHeadAttention`. The
+inputs are checked by the same code (:mod:`selfattn._checks`) and give the same
+messages; a NumPy array passed here is refused with the conversion to use.
+
+The twins keep the course's row-vector convention: each matrix is an
 ``nn.Parameter`` of the same shape as its NumPy counterpart, ``(d_model, d_k)``
 and so on, and ``q = x @ W_q``. (``torch.nn.Linear`` stores the transpose,
 ``(d_out, d_in)``, and computes ``x @ weight.T``.)
 
-Copying weights between the two worlds
---------------------------------------
+Copying matrices between the two worlds
+---------------------------------------
 ``Twin.from_numpy(layer)`` builds a PyTorch module holding a copy of a NumPy
-layer's weights; ``module.to_numpy()`` goes the other way. Given the same
+layer's matrices; ``module.to_numpy()`` goes the other way. Given the same
 input, both produce the same output and weights (to float rounding).
 
 >>> import numpy as np, torch
@@ -24,34 +30,36 @@ True
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import torch
 from torch import nn
 
+from . import _checks
 from . import attention as _np_attention
 from . import heads as _np_heads
-from .heads import check_divisible
 
-__all__ = ["attention", "SelfAttention", "MultiHeadAttention"]
+__all__ = ["scaled_dot_product_attention", "split_heads", "merge_heads", "SelfAttention", "MultiHeadAttention"]
 
 
-def attention(q, k, v, mask=None, scale=None):
-    """Scaled dot-product attention in PyTorch that also returns the weights.
+def scaled_dot_product_attention(q, k, v, mask=None, scale=None):
+    r"""Scaled dot-product attention in PyTorch that also returns the weights.
 
-    Same contract as :func:`selfattn.scaled_dot_product_attention`: boolean
-    ``mask`` with ``True`` = may attend, and a fully masked row gets zero
-    weights and finite gradients (``torch.nn.MultiheadAttention`` gives NaN
-    there). Differentiable.
+    .. math:: \operatorname{Attention}(Q, K, V) =
+              \operatorname{softmax}\!\left(\frac{Q K^\top}{\sqrt{d_k}}\right) V
+
+    The twin of :func:`selfattn.scaled_dot_product_attention`, with the same
+    contract: boolean ``mask`` with ``True`` = may attend, a fully masked row
+    gets zero weights and finite gradients (``torch.nn.MultiheadAttention``
+    gives NaN there), and the same errors. Differentiable.
 
     Parameters
     ----------
     q : torch.Tensor, shape (..., n_q, d_k)
     k : torch.Tensor, shape (..., n_k, d_k)
     v : torch.Tensor, shape (..., n_k, d_v)
+        Floating-point tensors of one dtype.
     mask : torch.Tensor or array_like of bool, optional
-        ``True`` where query ``i`` may attend to key ``j``; broadcasts to
+        ``True`` where query ``i`` may attend to key ``j``; must broadcast to
         ``(..., n_q, n_k)``.
     scale : float, optional
         Multiplies the scores; defaults to ``1 / sqrt(d_k)``.
@@ -64,48 +72,87 @@ def attention(q, k, v, mask=None, scale=None):
     Raises
     ------
     ValueError
-        If ``d_k`` of ``q`` and ``k`` differ, if ``k`` and ``v`` differ in
-        length, or if ``mask`` is not boolean (an additive float mask read as
-        booleans would flip its meaning).
+        As :func:`selfattn.scaled_dot_product_attention` (shapes, NaN or inf,
+        overflowing scores, mask, scale), and if an input is not a
+        floating-point tensor or the dtypes differ.
 
     Examples
     --------
     >>> import torch
-    >>> from selfattn.nn import attention
+    >>> from selfattn.nn import scaled_dot_product_attention
     >>> q = torch.tensor([[1.0, 0.0]]); k = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
-    >>> out, w = attention(q, k, torch.tensor([[10.0], [20.0]]))
+    >>> out, w = scaled_dot_product_attention(q, k, torch.tensor([[10.0], [20.0]]))
     >>> w.round(decimals=4)
     tensor([[0.6698, 0.3302]])
     """
-    if q.shape[-1] != k.shape[-1]:
-        raise ValueError(f"q and k must have the same last dimension d_k, got q {tuple(q.shape)} and k {tuple(k.shape)}")
-    if k.shape[-2] != v.shape[-2]:
-        raise ValueError(f"k and v must have the same number of rows n_k, got k {tuple(k.shape)} and v {tuple(v.shape)}")
-    if scale is None:
-        scale = 1.0 / math.sqrt(q.shape[-1])
-    scores = (q @ k.transpose(-2, -1)) * scale  # (..., n_q, n_k)
+    q, k, v, mask, scale = _checks.attention_inputs(q, k, v, mask, scale)
+    scores = (q * scale) @ k.transpose(-2, -1)  # (..., n_q, n_k)  Q K^T / sqrt(d_k)
+    weights = _softmax(scores, mask=mask, overflow=(q, k, scale))  # (..., n_q, n_k)
+    output = weights @ v  # (..., n_q, d_v)
+    return output, weights
+
+
+def _softmax(scores, axis=-1, mask=None, overflow=None):
+    """Softmax of float scores (the twin of ``selfattn.attention._softmax``, out of place for autograd)."""
     if mask is not None:
-        mask = torch.as_tensor(mask, device=scores.device)
-        if mask.dtype != torch.bool:  # a float (additive) mask read as bool would flip its meaning
-            raise ValueError(
-                f"mask must be boolean (True = may attend), got dtype {mask.dtype}; "
-                "an additive float mask is not accepted, convert it with `mask = additive == 0`"
-            )
-        scores = scores.masked_fill(~mask, float("-inf"))
-    m = scores.amax(dim=-1, keepdim=True).detach()
-    m = torch.where(torch.isfinite(m), m, torch.zeros_like(m))  # fully masked rows
-    e = torch.exp(scores - m)
-    total = e.sum(dim=-1, keepdim=True)
-    weights = e / torch.where(total > 0, total, torch.ones_like(total))  # (..., n_q, n_k)
-    return weights @ v, weights  # (..., n_q, d_v), (..., n_q, n_k)
+        scores = scores.masked_fill(~mask, float("-inf"))  # masked positions: weight exactly 0
+    m = scores.amax(dim=axis, keepdim=True).detach()  # the row maxima (..., 1)
+    if overflow is not None:
+        _checks.scores_overflow(m, mask, *overflow)
+    m = torch.where(torch.isfinite(m), m, torch.zeros_like(m))  # rows with nothing to attend to
+    scores = torch.exp(scores - m)  # every exponent <= 0: no overflow
+    total = scores.sum(dim=axis, keepdim=True)
+    total = torch.where(total == 0, torch.ones_like(total), total)
+    return scores / total
 
 
-def _param(rng: np.random.Generator, d_in: int, d_out: int, dtype) -> nn.Parameter:
-    return nn.Parameter(torch.tensor(_np_attention._init_weight(rng, d_in, d_out), dtype=dtype))
+def split_heads(x, n_heads: int):
+    """Twin of :func:`selfattn.split_heads`: ``(..., n, d)`` to ``(..., h, n, d/h)``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from selfattn.nn import split_heads
+    >>> tuple(split_heads(torch.zeros(3, 4), 2).shape)
+    (2, 3, 2)
+    """
+    x = _checks.float_tensor(x, "x")
+    _checks.ndim(x, "x", 2, "(..., n, d)")
+    *lead, n, d = x.shape
+    d_head = _checks.head_size(d, n_heads)
+    x = x.reshape(*lead, n, n_heads, d_head)  # (..., n, h, d_head)
+    return x.transpose(-3, -2)  # (..., h, n, d_head)
 
 
-def _copy(value, dtype) -> nn.Parameter:
+def merge_heads(x):
+    """Twin of :func:`selfattn.merge_heads`: ``(..., h, n, d_head)`` to ``(..., n, h*d_head)``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from selfattn.nn import merge_heads, split_heads
+    >>> x = torch.arange(24.0).reshape(2, 3, 4)
+    >>> bool(torch.equal(merge_heads(split_heads(x, 2)), x))
+    True
+    """
+    x = _checks.float_tensor(x, "x")
+    _checks.ndim(x, "x", 3, "(..., h, n, d_head)")
+    *lead, h, n, d_head = x.shape
+    x = x.transpose(-3, -2)  # (..., n, h, d_head)
+    return x.reshape(*lead, n, h * d_head)  # (..., n, d_model)
+
+
+def _parameter(value, dtype) -> nn.Parameter:
+    """A trainable copy of a NumPy matrix."""
     return nn.Parameter(torch.tensor(np.asarray(value), dtype=dtype))
+
+
+def _numpy_layer(layer, names, kind: str):
+    """``layer`` must hold the NumPy matrices ``names`` (checked by content, not by class identity)."""
+    if not all(isinstance(getattr(layer, n, None), np.ndarray) for n in names):
+        raise ValueError(f"layer must be a NumPy selfattn.{kind} (with NumPy matrices {', '.join(names)}), "
+                         f"got {type(layer).__module__}.{type(layer).__name__}")
+    return layer
 
 
 class SelfAttention(nn.Module):
@@ -114,13 +161,14 @@ class SelfAttention(nn.Module):
     Parameters
     ----------
     d_model, d_k, d_v, seed
-        As in the NumPy class; with the same seed the initial weights are equal.
+        As in the NumPy class; with the same seed the initial matrices are equal.
     dtype : torch.dtype, default torch.float64
+        The dtype of the matrices; the input must have the same.
 
     Raises
     ------
     ValueError
-        If a size is not a positive integer.
+        If a size is not a positive integer or the seed is not a whole number.
 
     Examples
     --------
@@ -136,9 +184,9 @@ class SelfAttention(nn.Module):
         super().__init__()
         ref = _np_attention.SelfAttention(d_model, d_k, d_v, seed=seed)
         self.d_model, self.d_k, self.d_v = ref.d_model, ref.d_k, ref.d_v
-        self.W_q = _copy(ref.W_q, dtype)  # (d_model, d_k)
-        self.W_k = _copy(ref.W_k, dtype)  # (d_model, d_k)
-        self.W_v = _copy(ref.W_v, dtype)  # (d_model, d_v)
+        self.W_q = _parameter(ref.W_q, dtype)  # (d_model, d_k)
+        self.W_k = _parameter(ref.W_k, dtype)  # (d_model, d_k)
+        self.W_v = _parameter(ref.W_v, dtype)  # (d_model, d_v)
 
     @classmethod
     def from_numpy(cls, layer: "_np_attention.SelfAttention", dtype=torch.float64) -> "SelfAttention":
@@ -154,6 +202,11 @@ class SelfAttention(nn.Module):
         SelfAttention
             A ``torch.nn.Module`` whose three parameters equal the layer's matrices.
 
+        Raises
+        ------
+        ValueError
+            If ``layer`` is not a NumPy :class:`selfattn.SelfAttention`.
+
         Examples
         --------
         >>> import numpy as np, torch, selfattn, selfattn.nn
@@ -162,14 +215,14 @@ class SelfAttention(nn.Module):
         >>> bool(np.array_equal(module.W_q.detach().numpy(), np_layer.W_q))
         True
         """
+        layer = _numpy_layer(layer, ("W_q", "W_k", "W_v"), "SelfAttention")
         module = cls(layer.d_model, layer.d_k, layer.d_v, dtype=dtype)
-        with torch.no_grad():
-            for name in ("W_q", "W_k", "W_v"):
-                setattr(module, name, _copy(getattr(layer, name), dtype))
+        for name in ("W_q", "W_k", "W_v"):
+            setattr(module, name, _parameter(getattr(layer, name), dtype))
         return module
 
     def to_numpy(self) -> "_np_attention.SelfAttention":
-        """A NumPy layer holding a float64 copy of this module's weights.
+        """A NumPy layer holding a float64 copy of this module's matrices.
 
         Returns
         -------
@@ -185,15 +238,17 @@ class SelfAttention(nn.Module):
             *(getattr(self, n).detach().cpu().numpy().astype(np.float64) for n in ("W_q", "W_k", "W_v"))
         )
 
-    def forward(self, x, mask=None):
+    def forward(self, x, mask=None, scale=None):
         """Return ``(output, weights)`` of shapes ``(..., n, d_v)`` and ``(..., n, n)``.
 
         Parameters
         ----------
         x : torch.Tensor, shape (..., n, d_model)
-            Same dtype as the parameters.
+            Same dtype as the matrices.
         mask : torch.Tensor or array_like of bool, optional
             ``True`` where token ``i`` may attend to token ``j``.
+        scale : float, optional
+            Multiplies the scores; defaults to ``1 / sqrt(d_k)``.
 
         Returns
         -------
@@ -203,7 +258,8 @@ class SelfAttention(nn.Module):
         Raises
         ------
         ValueError
-            If the last dimension of ``x`` is not ``d_model`` or ``mask`` is not boolean.
+            If ``x`` is not a tensor of the layer's dtype with last dimension
+            ``d_model``, or as :func:`scaled_dot_product_attention`.
 
         Examples
         --------
@@ -212,12 +268,16 @@ class SelfAttention(nn.Module):
         >>> tuple(out.shape), tuple(w.shape)
         ((2, 3, 2), (2, 3, 3))
         """
-        if x.shape[-1] != self.d_model:
-            raise ValueError(f"x has last dimension {x.shape[-1]} but the layer expects d_model={self.d_model}")
-        q = x @ self.W_q  # (..., n, d_k)
-        k = x @ self.W_k  # (..., n, d_k)
-        v = x @ self.W_v  # (..., n, d_v)
-        return attention(q, k, v, mask=mask)  # (..., n, d_v), (..., n, n)
+        q, k, v = self._project(x)  # (..., n, d_k), (..., n, d_k), (..., n, d_v)
+        return scaled_dot_product_attention(q, k, v, mask=mask, scale=scale)
+
+    def _project(self, x):
+        """``x`` checked, then ``Q = X W_q``, ``K = X W_k``, ``V = X W_v``."""
+        x = _checks.layer_input(x, self.d_model, dtype=self.W_q.dtype)  # (..., n, d_model)
+        return x @ self.W_q, x @ self.W_k, x @ self.W_v
+
+    def __repr__(self) -> str:
+        return f"SelfAttention(d_model={self.d_model}, d_k={self.d_k}, d_v={self.d_v})"
 
 
 class MultiHeadAttention(nn.Module):
@@ -226,7 +286,7 @@ class MultiHeadAttention(nn.Module):
     Parameters
     ----------
     d_model, n_heads, seed
-        As in the NumPy class; with the same seed the initial weights are equal.
+        As in the NumPy class; with the same seed the initial matrices are equal.
     dtype : torch.dtype, default torch.float64
 
     Raises
@@ -249,7 +309,7 @@ class MultiHeadAttention(nn.Module):
         ref = _np_heads.MultiHeadAttention(d_model, n_heads, seed=seed)
         self.d_model, self.n_heads, self.d_head = ref.d_model, ref.n_heads, ref.d_head
         for name in ("W_q", "W_k", "W_v", "W_o"):
-            setattr(self, name, _copy(getattr(ref, name), dtype))  # (d_model, d_model)
+            setattr(self, name, _parameter(getattr(ref, name), dtype))  # (d_model, d_model)
 
     @classmethod
     def from_numpy(cls, layer: "_np_heads.MultiHeadAttention", dtype=torch.float64) -> "MultiHeadAttention":
@@ -265,6 +325,11 @@ class MultiHeadAttention(nn.Module):
         MultiHeadAttention
             A ``torch.nn.Module`` whose ``W_q``, ``W_k``, ``W_v``, ``W_o`` equal the layer's.
 
+        Raises
+        ------
+        ValueError
+            If ``layer`` is not a NumPy :class:`selfattn.MultiHeadAttention`.
+
         Examples
         --------
         >>> import numpy as np, selfattn, selfattn.nn
@@ -273,13 +338,14 @@ class MultiHeadAttention(nn.Module):
         >>> bool(np.array_equal(module.W_o.detach().numpy(), np_layer.W_o))
         True
         """
+        layer = _numpy_layer(layer, ("W_q", "W_k", "W_v", "W_o"), "MultiHeadAttention")
         module = cls(layer.d_model, layer.n_heads, dtype=dtype)
         for name in ("W_q", "W_k", "W_v", "W_o"):
-            setattr(module, name, _copy(getattr(layer, name), dtype))
+            setattr(module, name, _parameter(getattr(layer, name), dtype))
         return module
 
     def to_numpy(self) -> "_np_heads.MultiHeadAttention":
-        """A NumPy layer holding a float64 copy of this module's weights.
+        """A NumPy layer holding a float64 copy of this module's matrices.
 
         Returns
         -------
@@ -302,10 +368,10 @@ class MultiHeadAttention(nn.Module):
         Parameters
         ----------
         x : torch.Tensor, shape (..., n, d_model)
-            Same dtype as the parameters.
+            Same dtype as the matrices.
         mask : torch.Tensor or array_like of bool, optional
             ``True`` where token ``i`` may attend to token ``j``; broadcasts to
-            ``(..., n, n)`` and is shared by every head.
+            ``(..., n, n)`` (a key mask of shape ``(n,)`` too) and is shared by every head.
 
         Returns
         -------
@@ -315,7 +381,8 @@ class MultiHeadAttention(nn.Module):
         Raises
         ------
         ValueError
-            If the last dimension of ``x`` is not ``d_model`` or ``mask`` is not boolean.
+            If ``x`` is not a tensor of the layer's dtype with last dimension
+            ``d_model``, or ``mask`` is not boolean or does not broadcast to ``(..., n, n)``.
 
         Examples
         --------
@@ -324,17 +391,19 @@ class MultiHeadAttention(nn.Module):
         >>> tuple(out.shape), tuple(w.shape)
         ((3, 4), (2, 3, 3))
         """
-        *lead, n, d = x.shape
-        if d != self.d_model:
-            raise ValueError(f"x has last dimension {d} but the layer expects d_model={self.d_model}")
-        check_divisible(self.d_model, self.n_heads)
-
-        def split(t):  # (..., n, d_model) -> (..., h, n, d_head)
-            return t.reshape(*lead, n, self.n_heads, self.d_head).transpose(-3, -2)
-
-        q, k, v = split(x @ self.W_q), split(x @ self.W_k), split(x @ self.W_v)  # (..., h, n, d_head)
+        x = _checks.layer_input(x, self.d_model, dtype=self.W_q.dtype)  # (..., n, d_model)
+        n = x.shape[-2]
+        mask = _checks.mask(mask, tuple(x.shape[:-2]) + (n, n), like=x)  # (..., n, n)
         if mask is not None:
-            mask = torch.as_tensor(mask).unsqueeze(-3)  # (..., 1, n, n); dtype checked in attention()
-        heads, weights = attention(q, k, v, mask=mask)  # (..., h, n, d_head), (..., h, n, n)
-        concat = heads.transpose(-3, -2).reshape(*lead, n, self.d_model)  # (..., n, d_model)
-        return concat @ self.W_o, weights  # (..., n, d_model), (..., h, n, n)
+            mask = mask.expand(*x.shape[:-2], n, n).unsqueeze(-3)  # (..., 1, n, n): the same for every head
+        W_q, W_k, W_v, W_o = self.W_q, self.W_k, self.W_v, self.W_o
+        q = split_heads(x @ W_q, self.n_heads)  # (..., h, n, d_head)
+        k = split_heads(x @ W_k, self.n_heads)  # (..., h, n, d_head)
+        v = split_heads(x @ W_v, self.n_heads)  # (..., h, n, d_head)
+        heads, weights = scaled_dot_product_attention(q, k, v, mask=mask)  # (..., h, n, d_head)
+        concat = merge_heads(heads)  # (..., n, d_model)
+        output = concat @ W_o  # (..., n, d_model)
+        return output, weights
+
+    def __repr__(self) -> str:
+        return f"MultiHeadAttention(d_model={self.d_model}, n_heads={self.n_heads})"

@@ -128,7 +128,9 @@ def test_blockwise_equals_plain_attention_for_random_masks_and_blocks(n_q, n_k, 
 
 @pytest.mark.parametrize("kwargs, words", [
     ({"block_q": 0}, "block_q must be a positive integer"),
-    ({"block_k": 2.5}, "block_k must be a positive integer"),
+    ({"block_k": 2.5}, "block_k must be a positive integer, got 2.5"),
+    ({"causal": "no"}, "causal must be True or False, got 'no'"),
+    ({"causal": 1}, "causal must be True or False"),
     ({"scale": float("nan")}, "scale must be a finite number"),
     ({"mask": np.ones((3, 3), dtype=int)}, "mask must be boolean"),
     ({"mask": np.ones((2, 3), dtype=bool)}, "does not broadcast"),
@@ -141,7 +143,7 @@ def test_invalid_arguments_raise_value_errors(kwargs, words):
 
 def test_mismatched_shapes_raise_value_errors_naming_them():
     q, k, v = _qkv(10, (4, 2))
-    with pytest.raises(ValueError, match=r"q \(4, 2\) and k \(4, 3\)"):
+    with pytest.raises(ValueError, match=r"q \(4, 2\) \(d_k=2\) and k \(4, 3\) \(d_k=3\)"):
         blockwise_attention(q, np.ones((4, 3)), v)
     with pytest.raises(ValueError, match="non-finite"):
         blockwise_attention(q, k, np.full((4, 2), np.nan))
@@ -156,3 +158,44 @@ def test_online_softmax_steps_end_with_the_softmax_of_the_row():
     np.testing.assert_allclose([math.exp(a - m) / l for a in x], expected, rtol=1e-12)
     assert steps[0]["correction"] == 0.0  # nothing to rescale before the first block
     assert steps[1]["correction"] == pytest.approx(math.exp(0.5 - 4.0))
+
+
+def test_no_keys_is_rejected_like_the_core_not_answered_with_zeros():
+    q = np.ones((3, 2))
+    with pytest.raises(ValueError, match=r"k and v need at least one row \(n_k >= 1\).*k \(0, 2\) and v \(0, 4\)"):
+        blockwise_attention(q, np.ones((0, 2)), np.ones((0, 4)))
+
+
+def test_zero_width_queries_and_keys_are_rejected():
+    with pytest.raises(ValueError, match=r"need d_k >= 1"):
+        blockwise_attention(np.ones((3, 0)), np.ones((3, 0)), np.ones((3, 2)))
+
+
+@pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")
+@pytest.mark.parametrize("q_row", [[1e200, 1.0], [-1e200, 0.0]], ids=["to +inf", "whole row to -inf"])
+def test_scores_that_overflow_raise_instead_of_giving_nan_or_zeros(q_row):
+    """Finite inputs whose scores exceed float64 (1e200 * 1e200) must raise, in both functions.
+
+    A row whose maximum overflows to +inf would give NaN; a row whose every score overflows
+    to -inf would look fully masked and give zeros. (One -inf among finite scores is the
+    right limit, weight 0, and is not an error.)
+    """
+    q = np.array([q_row, [1.0, 1.0]])
+    k = np.array([[1e200, 0.0], [1e200, 1.0]])
+    v = np.ones((2, 3))
+    with pytest.raises(ValueError, match=r"the scores q @ k\^T \* scale overflow float64 \(first in query row \(0,\)\)"):
+        scaled_dot_product_attention(q, k, v)
+    with pytest.raises(ValueError, match=r"the scores q @ k\^T \* scale overflow float64"):
+        blockwise_attention(q, k, v, block_q=1, block_k=1)
+
+
+@pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")
+def test_overflow_in_a_fully_masked_row_is_not_an_error():
+    q = np.array([[1e200, 0.0], [1.0, 0.0]])
+    k = np.array([[1e200, 0.0], [1.0, 0.0]])
+    v = np.ones((2, 1))
+    mask = np.array([[False, False], [True, True]])  # row 0 (the overflowing one) attends to nothing
+    out = blockwise_attention(q, k, v, mask=mask, block_k=1)
+    plain, _ = scaled_dot_product_attention(q, k, v, mask=mask)
+    np.testing.assert_array_equal(out, [[0.0], [1.0]])
+    np.testing.assert_array_equal(plain, [[0.0], [1.0]])

@@ -250,12 +250,12 @@ def test_self_attention_from_weights_names_mismatched_matrices():
 # --------------------------------------------------------------------------- #
 def test_nn_attention_names_mismatched_shapes():
     q, k, v = (torch.from_numpy(a) for a in (Q, K, V))
-    with pytest.raises(ValueError, match=esc("q and k must have the same last dimension d_k, got q (4, 3) and k (5, 2)")):
-        snn.attention(q, k[:, :2], v)
-    with pytest.raises(ValueError, match=esc("k and v must have the same number of rows n_k, got k (5, 3) and v (4, 2)")):
-        snn.attention(q, k, v[:4])
+    with pytest.raises(ValueError, match=esc("q and k must have the same last dimension d_k, got q (4, 3) (d_k=3) and k (5, 2) (d_k=2)")):
+        snn.scaled_dot_product_attention(q, k[:, :2], v)
+    with pytest.raises(ValueError, match=esc("k and v must have the same number of rows n_k (one value per key), got k (5, 3) (n_k=5) and v (4, 2) (n_k=4)")):
+        snn.scaled_dot_product_attention(q, k, v[:4])
     with pytest.raises(ValueError, match=r"mask must be boolean \(True = may attend\), got dtype torch.float64"):
-        snn.attention(q, k, v, mask=torch.zeros(4, 5, dtype=torch.float64))
+        snn.scaled_dot_product_attention(q, k, v, mask=torch.zeros(4, 5, dtype=torch.float64))
 
 
 def test_nn_layers_name_the_wrong_input_size():

@@ -237,7 +237,7 @@ def test_nn_attention_matches_torch_sdpa_and_numpy():
     q, k, v = _qkv((2, 2), 4, 6, 3, 5, np.float64, seed=19)
     mask = np.random.default_rng(20).random((2, 2, 4, 6)) < 0.5
     mask[..., 0] = True
-    out, w = snn.attention(*(torch.from_numpy(a) for a in (q, k, v)), mask=torch.from_numpy(mask), scale=0.7)
+    out, w = snn.scaled_dot_product_attention(*(torch.from_numpy(a) for a in (q, k, v)), mask=torch.from_numpy(mask), scale=0.7)
     np.testing.assert_allclose(out.numpy(), _torch_sdpa(q, k, v, mask=mask, scale=0.7), **TOL[np.float64])
     np.testing.assert_allclose(w.numpy(), _reference_weights(q, k, mask=mask, scale=0.7), **TOL[np.float64])
     np_out, np_w = scaled_dot_product_attention(q, k, v, mask=mask, scale=0.7)
@@ -335,7 +335,7 @@ def test_nn_gradients_match_torch_multiheadattention():
 def test_nn_fully_masked_row_gives_zeros_and_finite_gradients():
     q = torch.randn(3, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(1), requires_grad=True)
     mask = torch.tensor([[True, True, False], [False, False, False], [True, True, True]])
-    out, w = snn.attention(q, q, q, mask=mask)
+    out, w = snn.scaled_dot_product_attention(q, q, q, mask=mask)
     assert torch.equal(w[1], torch.zeros(3, dtype=torch.float64))
     out.sum().backward()
     assert torch.isfinite(q.grad).all()
@@ -356,4 +356,4 @@ def test_nn_attention_rejects_a_float_mask():
     # An additive float mask (0 = keep, -inf = hide) read as booleans would flip its meaning.
     q = torch.randn(2, 3, 4, dtype=torch.float64)
     with pytest.raises(ValueError, match=r"mask must be boolean"):
-        snn.attention(q, q, q, mask=torch.tensor([0.0, float("-inf"), 0.0]))
+        snn.scaled_dot_product_attention(q, q, q, mask=torch.tensor([0.0, float("-inf"), 0.0]))

@@ -1,0 +1,399 @@
+"""Every input check of ``selfattn``, in one place.
+
+The NumPy core, :mod:`selfattn.blockwise`, the PyTorch twins in :mod:`selfattn.nn`,
+:mod:`selfattn.heads`, :mod:`selfattn.sizing`, the explorer widget and the exercise
+checkers all call these functions, so one bad input gets one message wherever it
+is passed. Each check raises a ``ValueError`` that names the argument, its shape
+or value, and, where there is one, the fix.
+
+The checks work on NumPy arrays and on PyTorch tensors alike (this module never
+imports torch: a tensor is recognised by its type's module), and each costs at
+most one pass over an input, O(n d). Nothing here scans the (n, n) scores: the
+overflow check (:func:`scores_overflow`) reads only the row maxima, which the
+softmax computes anyway.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+import numpy as np
+
+__all__ = []  # private: the public functions of selfattn re-raise these messages as their own
+
+
+# --------------------------------------------------------------------------- #
+# plain values: sizes, seeds, flags, the scale
+# --------------------------------------------------------------------------- #
+def positive_int(value, name: str, minimum: int = 1) -> int:
+    """``value`` as an ``int`` of at least ``minimum``; ``True`` and ``1.9`` are not integers."""
+    kind = "a positive integer" if minimum == 1 else f"a whole number >= {minimum}"
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise ValueError(f"{name} must be {kind}, got {value!r} ({type(value).__name__})")
+    if value < minimum:
+        raise ValueError(f"{name} must be {kind}, got {int(value)}")
+    return int(value)
+
+
+def seed(value) -> int:
+    """A seed is a non-negative whole number; ``None`` is refused so that every run repeats."""
+    if value is None:
+        raise ValueError("seed must be a whole number such as 0, got None: the course seeds everything "
+                         "so that every run gives the same numbers")
+    return positive_int(value, "seed", minimum=0)
+
+
+def flag(value, name: str) -> bool:
+    """``True`` or ``False`` only: ``"no"`` or ``0`` are not read as a yes/no answer."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{name} must be True or False, got {value!r} ({type(value).__name__})")
+    return bool(value)
+
+
+def finite_number(value, name: str) -> float:
+    """A real, finite number (not a bool, not NaN, not inf) as a ``float``."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, got {value!r}")
+    return float(value)
+
+
+def scale(value, d_k: int) -> float:
+    """The factor that multiplies the scores: ``1 / sqrt(d_k)`` unless one is given."""
+    return 1.0 / math.sqrt(d_k) if value is None else finite_number(value, "scale")
+
+
+def choice(value, name: str, options) -> object:
+    """``value`` must be one of ``options`` (compared with ``==``, so ``1.9`` is not ``1``)."""
+    if isinstance(value, (bool, np.bool_)) or value not in list(options):
+        raise ValueError(f"unknown {name} {value!r}; choose from {list(options)}")
+    return value
+
+
+def head_size(d_model: int, n_heads: int) -> int:
+    """``d_model // n_heads``, or one message that says why the split is impossible."""
+    d_model = positive_int(d_model, "d_model")
+    n_heads = positive_int(n_heads, "n_heads")
+    if n_heads > d_model:
+        raise ValueError(f"n_heads={n_heads} is larger than d_model={d_model}: every head needs "
+                         "at least one column; use at most d_model heads")
+    if d_model % n_heads:
+        below = d_model // n_heads * n_heads
+        raise ValueError(
+            f"d_model={d_model} is not divisible by n_heads={n_heads} "
+            f"({d_model} / {n_heads} = {d_model / n_heads:.2f}...); every head must get the same "
+            f"whole number of columns: try d_model={below} or {below + n_heads}, "
+            f"or a number of heads that divides {d_model}"
+        )
+    return d_model // n_heads
+
+
+# --------------------------------------------------------------------------- #
+# arrays and tensors
+# --------------------------------------------------------------------------- #
+def is_tensor(a) -> bool:
+    """True for a PyTorch tensor (recognised without importing torch)."""
+    return type(a).__module__.split(".")[0] == "torch"
+
+
+def shape(a) -> tuple:
+    return tuple(a.shape)
+
+
+def float_array(x, name: str) -> np.ndarray:
+    """``x`` as a NumPy float array: float32 and float64 are kept, integers become float64."""
+    if is_tensor(x):
+        raise ValueError(f"{name} is a torch.Tensor; the NumPy functions take arrays: "
+                         f"pass {name}.detach().numpy(), or use the twin in selfattn.nn")
+    try:
+        arr = np.asarray(x)
+    except ValueError as exc:  # ragged nested lists
+        raise ValueError(f"{name} cannot be made into an array: {exc}") from None
+    if arr.dtype == np.bool_ or not np.issubdtype(arr.dtype, np.number):
+        raise ValueError(f"{name} must hold numbers, got dtype {arr.dtype}")
+    if np.iscomplexobj(arr):
+        raise ValueError(f"{name} must be real, got dtype {arr.dtype}")
+    if arr.dtype not in (np.float32, np.float64):
+        arr = arr.astype(np.float64)
+    return arr
+
+
+def float_tensor(x, name: str, dtype=None):
+    """``x`` as a floating-point torch tensor; NumPy arrays and lists are refused with the fix."""
+    if not is_tensor(x):
+        raise ValueError(f"{name} must be a torch.Tensor, got {type(x).__name__}; "
+                         f"convert it with torch.as_tensor({name}), or use the NumPy function in selfattn")
+    if not x.dtype.is_floating_point:
+        raise ValueError(f"{name} must be a floating-point tensor, got dtype {x.dtype}; use {name}.double()")
+    if dtype is not None and x.dtype != dtype:
+        raise ValueError(f"{name} has dtype {x.dtype} but the layer's matrices are {dtype}: "
+                         f"convert with {name}.to({dtype}), or build the layer with dtype={x.dtype}")
+    return x
+
+
+def finite(a, name: str) -> None:
+    """Raise a ValueError naming the first NaN or infinite entry of ``a`` (array or tensor)."""
+    ok = bool(a.isfinite().all()) if is_tensor(a) else bool(np.isfinite(a).all())
+    if ok:
+        return
+    arr = a.detach().cpu().numpy() if is_tensor(a) else np.asarray(a)
+    bad = ~np.isfinite(arr)
+    idx = tuple(int(i) for i in np.argwhere(bad)[0])
+    raise ValueError(f"{name} contains {int(bad.sum())} non-finite value(s) (NaN or inf); "
+                     f"the first is {arr[idx]} at index {idx}")
+
+
+def ndim(a, name: str, minimum: int, layout: str) -> None:
+    if a.ndim < minimum:
+        raise ValueError(f"{name} must have at least {minimum} dimensions {layout}, got shape {shape(a)}")
+
+
+def matrix(a, name: str, layout: str = "(d_in, d_out)") -> np.ndarray:
+    """A finite 2-D float matrix with no empty side, as a new array (never a view of the caller's)."""
+    m = np.array(float_array(a, name), copy=True)
+    if m.ndim != 2:
+        raise ValueError(f"{name} must be 2-D {layout}, got shape {m.shape}")
+    if 0 in m.shape:
+        raise ValueError(f"{name} must have at least one row and one column {layout}, got shape {m.shape}")
+    finite(m, name)
+    return m
+
+
+def attention_shapes(q, k, v) -> None:
+    """q (..., n_q, d_k), k (..., n_k, d_k), v (..., n_k, d_v): the sizes that must agree, agree."""
+    ndim(q, "q", 2, "(..., n_q, d_k)")
+    ndim(k, "k", 2, "(..., n_k, d_k)")
+    ndim(v, "v", 2, "(..., n_k, d_v)")
+    qs, ks, vs = shape(q), shape(k), shape(v)
+    if qs[-1] != ks[-1]:
+        raise ValueError(f"q and k must have the same last dimension d_k, got q {qs} (d_k={qs[-1]}) "
+                         f"and k {ks} (d_k={ks[-1]})")
+    if qs[-1] == 0:
+        raise ValueError(f"q and k need d_k >= 1 (a score is a dot product of d_k numbers), got q {qs} and k {ks}")
+    if ks[-2] != vs[-2]:
+        raise ValueError(f"k and v must have the same number of rows n_k (one value per key), "
+                         f"got k {ks} (n_k={ks[-2]}) and v {vs} (n_k={vs[-2]})")
+    if ks[-2] == 0:
+        raise ValueError(f"k and v need at least one row (n_k >= 1) to attend to, got k {ks} and v {vs}")
+    if not qs[:-2] == ks[:-2] == vs[:-2]:
+        raise ValueError(f"q, k and v must have the same leading (batch/head) dimensions, got "
+                         f"q {qs}, k {ks}, v {vs}")
+
+
+def mask(m, target_shape: tuple, what: str = "scores", like=None):
+    """A boolean mask (True = may attend) that broadcasts to ``target_shape`` without enlarging it.
+
+    Returned as a NumPy array, or as a tensor on ``like``'s device when ``like`` is a tensor.
+    An additive float mask (0 / -inf) is refused: read as booleans it would flip its meaning.
+    """
+    if m is None:
+        return None
+    if is_tensor(m):
+        m_shape, is_bool = shape(m), str(m.dtype) == "torch.bool"
+    else:
+        m = np.asarray(m)
+        m_shape, is_bool = m.shape, m.dtype == np.bool_
+    if not is_bool:
+        raise ValueError(f"mask must be boolean (True = may attend), got dtype {m.dtype}; an additive "
+                         "float mask (0 / -inf) is not accepted: convert it with `mask = additive == 0`")
+    target_shape = tuple(target_shape)
+    try:
+        full = np.broadcast_shapes(m_shape, target_shape)
+    except ValueError:
+        full = None
+    if full != target_shape:
+        raise ValueError(f"mask of shape {m_shape} does not broadcast to the {what} shape {target_shape}")
+    if like is not None and is_tensor(like):
+        import torch  # only reached with tensors, so torch is installed
+
+        return torch.as_tensor(m, device=like.device)
+    return np.asarray(m)
+
+
+def attention_inputs(q, k, v, mask_=None, scale_=None, dtype=None):
+    """Check and convert the arguments of scaled dot-product attention, NumPy or PyTorch.
+
+    Returns ``q, k, v, mask, scale``: float arrays (or tensors) of one dtype, the mask
+    as a boolean array (or tensor) of a shape that broadcasts to the scores, and the
+    scale as a float. Costs O(n d); the scores are never scanned here.
+    """
+    if is_tensor(q) or is_tensor(k) or is_tensor(v):
+        q, k, v = (float_tensor(a, n) for a, n in ((q, "q"), (k, "k"), (v, "v")))
+        if not q.dtype == k.dtype == v.dtype:
+            raise ValueError(f"q, k and v must have one dtype, got {q.dtype}, {k.dtype}, {v.dtype}")
+    else:
+        q, k, v = (float_array(a, n) for a, n in ((q, "q"), (k, "k"), (v, "v")))
+        dt = np.result_type(q, k, v)
+        q, k, v = (a.astype(dt, copy=False) for a in (q, k, v))
+    attention_shapes(q, k, v)
+    for a, n in ((q, "q"), (k, "k"), (v, "v")):
+        finite(a, n)
+    scores_shape = shape(q)[:-1] + (shape(k)[-2],)
+    return q, k, v, mask(mask_, scores_shape, like=q), scale(scale_, shape(q)[-1])
+
+
+def layer_input(x, d_model: int, dtype=None):
+    """The input of a layer: at least (n, d_model), finite, in the layer's dtype (torch)."""
+    x = float_tensor(x, "x", dtype) if dtype is not None else float_array(x, "x")
+    ndim(x, "x", 2, "(..., n, d_model)")
+    if shape(x)[-1] != d_model:
+        raise ValueError(f"x has last dimension {shape(x)[-1]} but the layer expects d_model={d_model} "
+                         f"(x has shape {shape(x)})")
+    finite(x, "x")
+    return x
+
+
+def scores_overflow(row_max, mask_, q, k, scale_: float) -> None:
+    """Raise if the scores overflowed, read from the row maxima the softmax computes anyway.
+
+    With finite q and k, a row maximum that is NaN or +inf, or -inf in a row the mask
+    leaves open, can only come from ``q @ k^T * scale`` overflowing the dtype. O(n).
+    """
+    if is_tensor(row_max):
+        row_max = row_max.detach().cpu().numpy()
+    bad = ~np.isfinite(row_max)
+    if not bad.any():
+        return
+    if mask_ is not None:  # -inf in a fully masked row is no overflow: there is nothing to attend to
+        open_rows = (mask_.detach().cpu().numpy() if is_tensor(mask_) else mask_).any(axis=-1, keepdims=True)
+        bad &= np.broadcast_to(open_rows, bad.shape) | ~np.isneginf(row_max)
+        if not bad.any():
+            return
+    idx = tuple(int(i) for i in np.argwhere(bad)[0][:-1])
+    qa = q.detach().abs().max().item() if is_tensor(q) else float(np.abs(q).max())
+    ka = k.detach().abs().max().item() if is_tensor(k) else float(np.abs(k).max())
+    raise ValueError(f"the scores q @ k^T * scale overflow {q.dtype} (first in query row {idx}); "
+                     f"largest |q| = {qa:.3g}, largest |k| = {ka:.3g}, scale = {scale_:.3g}: rescale q or k")
+
+
+def softmax_input(x, axis) -> np.ndarray:
+    """Scores for :func:`selfattn.softmax`, as a new float array: -inf allowed (masked), NaN and +inf not."""
+    x = np.array(float_array(x, "x"), copy=True)
+    if x.ndim == 0:
+        raise ValueError("softmax needs at least one axis, got a scalar (shape ())")
+    if isinstance(axis, (bool, np.bool_)) or not isinstance(axis, numbers.Integral):
+        raise ValueError(f"axis must be one whole number (the axis whose weights sum to 1), got {axis!r}")
+    if not -x.ndim <= axis < x.ndim:
+        raise ValueError(f"axis {axis} is out of range for x of shape {x.shape}")
+    if x.shape[axis] == 0:
+        raise ValueError(f"softmax over an empty axis: axis {axis} of x with shape {x.shape} has length 0")
+    finite(np.where(np.isneginf(x), 0.0, x), "x")
+    return x
+
+
+def projection_matrices(W_q, W_k, W_v) -> tuple:
+    """W_q, W_k (d_model, d_k) and W_v (d_model, d_v) as new float arrays whose sizes agree."""
+    W_q, W_k, W_v = (matrix(m, n, "(d_model, d_out)") for m, n in ((W_q, "W_q"), (W_k, "W_k"), (W_v, "W_v")))
+    if not W_q.shape[0] == W_k.shape[0] == W_v.shape[0]:
+        raise ValueError(f"W_q, W_k and W_v must have the same number of rows d_model, got "
+                         f"{W_q.shape}, {W_k.shape}, {W_v.shape}")
+    if W_q.shape[1] != W_k.shape[1]:
+        raise ValueError(f"W_q and W_k must have the same number of columns d_k, got {W_q.shape} and {W_k.shape}")
+    return W_q, W_k, W_v
+
+
+# --------------------------------------------------------------------------- #
+# added for dotproduct, display and models
+# --------------------------------------------------------------------------- #
+def vector(x, name: str) -> np.ndarray:
+    """One finite vector (1-D, at least one entry) as a float64 array."""
+    v = float_array(x, name).astype(np.float64, copy=False)
+    if v.ndim != 1:
+        raise ValueError(f"{name} must be one vector (1-D), got shape {v.shape}")
+    if v.size == 0:
+        raise ValueError(f"{name} must have at least one entry, got shape {v.shape}")
+    finite(v, name)
+    return v
+
+
+def records(rows, name: str) -> list:
+    """``rows`` as a list of dicts (any iterable of mappings), such as the rows of a table."""
+    from collections.abc import Mapping
+
+    if isinstance(rows, (str, bytes, Mapping)) or not hasattr(rows, "__iter__"):
+        raise ValueError(f"{name} must be a list of dicts, got {type(rows).__name__}")
+    rows = list(rows)
+    for i, r in enumerate(rows):
+        if not isinstance(r, Mapping):
+            raise ValueError(f"{name} must be a list of dicts; item {i} is a {type(r).__name__}: {r!r}")
+    return rows
+
+
+# --------------------------------------------------------------------------- #
+# training and backpropagation (selfattn.training, selfattn.backprop)
+# --------------------------------------------------------------------------- #
+def positive_number(value, name: str) -> float:
+    """A finite number above zero, such as a learning rate, as a ``float``."""
+    value = finite_number(value, name)
+    if value <= 0:
+        raise ValueError(f"{name} must be positive, got {value!r}")
+    return value
+
+
+def finite_result(value, what: str, fix: str) -> None:
+    """Raise if ``value`` (a number, array or tensor computed from finite inputs) holds NaN or inf."""
+    ok = bool(value.isfinite().all()) if is_tensor(value) else bool(np.isfinite(value).all())
+    if not ok:
+        raise ValueError(f"{what} is not finite (NaN or inf): {fix}")
+
+
+def same_length(examples, name: str = "examples") -> None:
+    """At least one sentence, all of one length (coreference examples, with ``.tokens``)."""
+    lengths = sorted({len(ex.tokens) for ex in examples})
+    if not lengths:
+        raise ValueError(f"{name} is empty: give at least one sentence")
+    if len(lengths) != 1:
+        raise ValueError(f"{name} must be sentences of one length to form a batch, got lengths {lengths}")
+
+
+def referents(examples, nouns) -> None:
+    """Every example names its referent, one of ``nouns``, at ``referent_pos``; else name the first."""
+    for i, ex in enumerate(examples):
+        pos = ex.referent_pos
+        at_pos = ex.tokens[pos] if pos is not None and 0 <= pos < len(ex.tokens) else None
+        if ex.referent not in nouns or at_pos != ex.referent:
+            raise ValueError(
+                f"examples[{i}] ({ex.text!r}) has no referent noun (referent={ex.referent!r}, "
+                f"referent_pos={pos!r}): scoring needs the noun 'it' refers to, one of {list(nouns)}; "
+                f"build the example with coref.make_example(sentence, referent)")
+
+
+def snapshot_steps(steps_, last: int, watch) -> set:
+    """The steps at which to record the watched sentences: whole numbers from 0 to ``last``."""
+    try:
+        steps_ = list(steps_)
+    except TypeError:
+        raise ValueError(f"snapshot_steps must be a list of steps such as [0, {last}], "
+                         f"got {steps_!r}") from None
+    out = {positive_int(s, "each of snapshot_steps", minimum=0) for s in steps_}
+    if any(s > last for s in out):
+        raise ValueError(f"snapshot_steps must lie between 0 and steps={last}, got {sorted(out)}")
+    if out and not watch:
+        raise ValueError(f"snapshot_steps={sorted(out)} records where 'it' looks in the sentences of watch, "
+                         "but watch is empty: pass watch=[coref.make_example(...), ...]")
+    if watch:
+        same_length(watch, "watch")
+    return out
+
+
+def backprop_inputs(X, W_q, W_k, W_v, Y) -> tuple:
+    """X (n, d_model), W_q, W_k (d_model, d_k), W_v (d_model, d_v), Y (n, d_v): finite float64 copies."""
+    W_q, W_k, W_v = projection_matrices(W_q, W_k, W_v)
+    X, Y = matrix(X, "X", "(n, d_model)"), matrix(Y, "Y", "(n, d_v)")
+    (n, d_model), d_v = X.shape, W_v.shape[1]
+    if W_q.shape[0] != d_model:
+        raise ValueError(f"X has d_model = {d_model} columns (shape {X.shape}) but W_q, W_k and W_v have "
+                         f"{W_q.shape[0]} rows (W_q {W_q.shape}): they must agree")
+    if Y.shape != (n, d_v):
+        raise ValueError(f"Y must have shape (n, d_v) = {(n, d_v)} (n = {n} rows of X, d_v = {d_v} "
+                         f"columns of W_v), got {Y.shape}")
+    return tuple(a.astype(np.float64, copy=False) for a in (X, W_q, W_k, W_v, Y))
+
+
+def axis(value, a, name: str) -> int:
+    """One axis of the array ``a`` (called ``name``): a whole number in range, negative from the end."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise ValueError(f"axis must be one whole number, got {value!r}")
+    if not -a.ndim <= value < a.ndim:
+        raise ValueError(f"axis {value} is out of range for {name} of shape {a.shape}")
+    return int(value)
