@@ -233,7 +233,7 @@ def test_self_attention_matches_torch_sdpa_on_its_projections():
 # --------------------------------------------------------------------------- #
 # selfattn.nn twins vs the NumPy classes
 # --------------------------------------------------------------------------- #
-def test_nn_attention_matches_torch_sdpa_and_numpy():
+def test_nn_sdpa_matches_torch_sdpa_and_numpy_outputs_and_weights():
     q, k, v = _qkv((2, 2), 4, 6, 3, 5, np.float64, seed=19)
     mask = np.random.default_rng(20).random((2, 2, 4, 6)) < 0.5
     mask[..., 0] = True
@@ -242,6 +242,7 @@ def test_nn_attention_matches_torch_sdpa_and_numpy():
     np.testing.assert_allclose(w.numpy(), _reference_weights(q, k, mask=mask, scale=0.7), **TOL[np.float64])
     np_out, np_w = scaled_dot_product_attention(q, k, v, mask=mask, scale=0.7)
     np.testing.assert_allclose(out.numpy(), np_out, **TOL[np.float64])
+    np.testing.assert_allclose(w.numpy(), np_w, **TOL[np.float64])
 
 
 def test_nn_self_attention_from_numpy_matches_numpy():
@@ -328,6 +329,7 @@ def test_nn_gradients_match_torch_multiheadattention():
     ref(x, x, x, attn_mask=torch.from_numpy(~causal_mask(4)))[0].pow(2).sum().backward()
     d = np_layer.d_model
     np.testing.assert_allclose(ours.W_q.grad.numpy(), ref.in_proj_weight.grad[:d].numpy().T, **TOL[np.float64])
+    np.testing.assert_allclose(ours.W_k.grad.numpy(), ref.in_proj_weight.grad[d:2 * d].numpy().T, **TOL[np.float64])
     np.testing.assert_allclose(ours.W_v.grad.numpy(), ref.in_proj_weight.grad[2 * d:].numpy().T, **TOL[np.float64])
     np.testing.assert_allclose(ours.W_o.grad.numpy(), ref.out_proj.weight.grad.numpy().T, **TOL[np.float64])
 
@@ -352,7 +354,7 @@ def test_nn_float32_twin_stays_float32_and_matches_numpy():
     np.testing.assert_allclose(t_w.detach().numpy(), w, **TOL[np.float32])
 
 
-def test_nn_attention_rejects_a_float_mask():
+def test_nn_sdpa_rejects_a_float_mask():
     # An additive float mask (0 = keep, -inf = hide) read as booleans would flip its meaning.
     q = torch.randn(2, 3, 4, dtype=torch.float64)
     with pytest.raises(ValueError, match=r"mask must be boolean"):
