@@ -57,22 +57,25 @@ An exercise: plug in your own attention function.
 >>> explorer = AttentionExplorer(attention=my_attention)
 >>> explorer.mode
 'python'
->>> print(explorer.error)
-Your attention function returned weights whose rows do not sum to 1: row 0 ("The") sums to 0.8533. Softmax must normalise over the keys (the last axis), so that each query's weights sum to 1.
+>>> print(explorer.error)  # doctest: +NORMALIZE_WHITESPACE
+Your attention function returned weights whose rows do not sum to 1: row 0 ("The")
+sums to 0.8533. Softmax must normalise over the keys (the last axis), so that each
+query's weights sum to 1.
 """
 
 from __future__ import annotations
 
-import math
+from collections.abc import Iterable
 from pathlib import Path
 
 import anywidget
 import numpy as np
 import traitlets
 
+from . import _checks
 from .attention import SelfAttention, causal_mask, scaled_dot_product_attention
 from .example import FEATURES, SENTENCE, embed, tokenize
-from .example import weights as example_weights
+from .example import matrices as example_weights
 
 __all__ = ["AttentionExplorer", "CONTROLS"]
 
@@ -87,6 +90,32 @@ _STATIC = Path(__file__).parent / "static"
 def _matrix(a) -> list:
     """A float matrix as a list of lists of Python floats (what the traitlets sync)."""
     return [[float(x) for x in row] for row in np.asarray(a, dtype=np.float64)]
+
+
+def _as_list(value) -> list:
+    """``value`` as a list: a string or a single (non-iterable) value becomes a list of one."""
+    return [value] if isinstance(value, str) or not isinstance(value, Iterable) else list(value)
+
+
+def _returned_array(a, what: str) -> np.ndarray:
+    """What a learner's function returned, as a float64 array (a torch tensor is detached first)."""
+    if _checks.is_tensor(a):
+        a = a.detach().cpu().numpy()  # the view shows numbers: a tensor that requires grad is fine
+    return _checks.float_array(a, what).astype(np.float64, copy=False)
+
+
+def _changed_in_place(name: str, before: np.ndarray, after: np.ndarray) -> str:
+    """A message if the learner's function wrote into its argument ``name``, else ""."""
+    if before.shape == after.shape and np.array_equal(before, after):
+        return ""
+    where = ""
+    if before.shape == after.shape:
+        idx = tuple(int(i) for i in np.argwhere(before != after)[0])
+        where = f" (entry {idx} was {before[idx]}, is now {after[idx]})"
+    fix = ("read the mask, e.g. `np.where(mask, scores, -np.inf)`, and never assign into it"
+           if name == "mask" else f"`{name} = {name} * scale`, not `{name} *= scale` or `{name}[...] = ...`")
+    return (f"Your attention function changed its argument {name} in place{where}, so the caller's {name} "
+            f"changes too. Leave the inputs as they are and build new arrays instead: {fix}.")
 
 
 class AttentionExplorer(anywidget.AnyWidget):
@@ -111,13 +140,17 @@ class AttentionExplorer(anywidget.AnyWidget):
     attention : callable, optional
         Your own ``fn(q, k, v, mask=None, scale=None) -> (output, weights)``, used
         in Python instead of :func:`selfattn.scaled_dot_product_attention`.
-        The view then shows the weights it returns; if it raises or returns
-        bad shapes or rows that do not sum to 1, :attr:`error` explains why.
+        It gets copies of ``q``, ``k``, ``v`` (NumPy arrays) and of the boolean
+        mask, and may return NumPy arrays, lists or torch tensors (a tensor that
+        requires grad is fine). The view then shows the weights it returns; if it
+        raises anything, returns something that is not two arrays of the right
+        shapes, returns rows that do not sum to 1, or changes its inputs in place,
+        nothing is raised into the notebook: :attr:`error` explains why.
     matrices : tuple of array_like, optional
         ``(W_q, W_k, W_v)`` of shapes ``(5, d_k)``, ``(5, d_k)``, ``(5, d_v)``;
         default the hand-set matrices of :mod:`selfattn.example`.
     scale : float, optional
-        Initial score multiplier; default ``1/sqrt(d_k)``.
+        Initial score multiplier, any finite number; default ``1/sqrt(d_k)``.
     mask : {"none", "causal"}, default "none"
 
     Attributes
@@ -143,8 +176,10 @@ class AttentionExplorer(anywidget.AnyWidget):
     ------
     ValueError
         If a word is not in the vocabulary, the query or a slider word is not in
-        the sentence, a control or mask is unknown, ``attention`` is not callable,
-        or the matrices have the wrong shapes.
+        the sentence (or its position is not a whole number inside it), a
+        control or mask is unknown, ``attention`` is not callable, the scale is
+        not a finite number, or ``matrices`` is not three finite matrices of
+        agreeing shapes with ``d_k >= 1``.
     """
 
     _esm = (_STATIC / "explorer.js").read_text(encoding="utf-8")
@@ -173,10 +208,20 @@ class AttentionExplorer(anywidget.AnyWidget):
 
     def __init__(self, sentence=None, query="it", words=None, controls=("embedding",), attention=None,
                  *, matrices=None, scale=None, mask="none"):
-        tokens = tokenize(SENTENCE if sentence is None else sentence) if (
-            sentence is None or isinstance(sentence, str)) else [str(t) for t in sentence]
+        if sentence is None or isinstance(sentence, str):
+            tokens = tokenize(SENTENCE if sentence is None else sentence)
+        elif isinstance(sentence, Iterable):
+            tokens = [str(t) for t in sentence]
+        else:
+            raise ValueError(f"sentence must be a string or a list of words, got {sentence!r}")
         X = embed(tokens)  # (n, d_model); raises ValueError naming unknown words
-        layer = SelfAttention.from_weights(*(example_weights() if matrices is None else matrices))
+        if matrices is None:
+            matrices = example_weights()
+        elif not isinstance(matrices, (tuple, list)) or len(matrices) != 3:
+            got = f" of length {len(matrices)}" if isinstance(matrices, (tuple, list)) else ""
+            raise ValueError(f"matrices must be a tuple of three matrices (W_q, W_k, W_v), "
+                             f"got {type(matrices).__name__}{got}")
+        layer = SelfAttention.from_weights(*matrices)  # refuses d_k = 0, so the scale below exists
         if layer.d_model != X.shape[1]:
             raise ValueError(
                 f"the matrices must have d_model = {X.shape[1]} rows (one per feature), "
@@ -186,33 +231,22 @@ class AttentionExplorer(anywidget.AnyWidget):
         if words is None:
             words = [query_index] + [tokens.index(w) for w in ("cat", "mat")
                                      if w in tokens and tokens.index(w) != query_index]
-        elif isinstance(words, (str, int)):
-            words = [self._position(words, tokens, "words")]
-        else:
-            words = list(dict.fromkeys(self._position(w, tokens, "words") for w in words))
-        if isinstance(controls, str):
-            controls = (controls,)
-        unknown = [c for c in controls if c not in CONTROLS]
-        if unknown:
-            raise ValueError(f"unknown control(s) {unknown}; choose from {list(CONTROLS)}")
-        if mask not in MASKS:
-            raise ValueError(f"unknown mask {mask!r}; choose from {list(MASKS)}")
+        words = list(dict.fromkeys(self._position(w, tokens, "words") for w in _as_list(words)))
+        controls = [_checks.choice(c, "control", CONTROLS) for c in _as_list(controls)]
+        mask = _checks.choice(mask, "mask", MASKS)
         if attention is not None and not callable(attention):
             raise ValueError(f"attention must be a function fn(q, k, v, mask=None, scale=None), "
                              f"got {type(attention).__name__}")
-        default_scale = 1.0 / math.sqrt(layer.d_k)
-        if scale is None:
-            scale = default_scale
-        elif isinstance(scale, bool) or not isinstance(scale, (int, float, np.number)) or not math.isfinite(scale):
-            raise ValueError(f"scale must be a finite number, got {scale!r}")
+        default_scale = _checks.scale(None, layer.d_k)
+        scale = _checks.scale(scale, layer.d_k)
         self._attention = attention
         self._ready = False  # no recomputation while __init__ sets the traits one by one
         super().__init__(
             tokens=list(tokens), features=list(FEATURES), X=_matrix(X),
             W_q=_matrix(layer.W_q), W_k=_matrix(layer.W_k), W_v=_matrix(layer.W_v),
             query_index=query_index, words=words, controls=list(dict.fromkeys(controls)),
-            scale=float(scale), default_scale=default_scale,
-            scale_max=max(3.0, 2 * float(scale)), mask=mask,
+            scale=scale, default_scale=default_scale,
+            scale_max=max(3.0, 2 * scale), mask=mask,
             mode="browser" if attention is None else "python",
         )
         self._ready = True
@@ -222,16 +256,17 @@ class AttentionExplorer(anywidget.AnyWidget):
     @staticmethod
     def _position(word, tokens, what) -> int:
         """Index of ``word`` (a word or a position) in ``tokens``; ValueError naming it otherwise."""
-        if isinstance(word, (int, np.integer)) and not isinstance(word, bool):
-            if 0 <= word < len(tokens):
-                return int(word)
-            raise ValueError(f"{what}: position {word} is outside the sentence of {len(tokens)} words {tokens}")
-        if word in tokens:
-            return tokens.index(word)
-        lower = [t.lower() for t in tokens]
-        if isinstance(word, str) and word.lower() in lower:
-            return lower.index(word.lower())
-        raise ValueError(f"{what}: the word {word!r} is not in the sentence {tokens}")
+        if isinstance(word, str):
+            lower = [t.lower() for t in tokens]
+            if word in tokens:
+                return tokens.index(word)
+            if word.lower() in lower:
+                return lower.index(word.lower())
+            raise ValueError(f"{what}: the word {word!r} is not in the sentence {tokens}")
+        i = _checks.positive_int(word, f"{what} (a word of the sentence or its position)", minimum=0)
+        if i >= len(tokens):
+            raise ValueError(f"{what}: position {i} is outside the sentence of {len(tokens)} words {tokens}")
+        return i
 
     @property
     def embedding(self) -> np.ndarray:
@@ -241,24 +276,72 @@ class AttentionExplorer(anywidget.AnyWidget):
     def set_value(self, word, feature, value: float) -> None:
         """Set one embedding value, exactly as dragging its slider does.
 
-        ``word`` is a word of the sentence or its position; ``feature`` a name
-        from :data:`selfattn.example.FEATURES` or its index.
+        Parameters
+        ----------
+        word : str or int
+            A word of the sentence, or its position (0 is the first word).
+        feature : str or int
+            A name from :data:`selfattn.example.FEATURES`, or its index (a whole
+            number: ``1.9`` and ``True`` are refused, not read as 1).
+        value : float
+            The new embedding value; any finite number.
+
+        Raises
+        ------
+        ValueError
+            If the word is not in the sentence, the feature is unknown or its
+            index is not a whole number from 0 to ``len(FEATURES) - 1``, or
+            ``value`` is not a finite number.
+
+        Examples
+        --------
+        >>> from selfattn.widgets import AttentionExplorer
+        >>> explorer = AttentionExplorer()
+        >>> explorer.set_value("cat", 1, 0.5)       # feature 1 is "animate"
+        >>> explorer.X[1]
+        [1.0, 0.5, 0.0, 0.0, 0.0]
+        >>> explorer.set_value("cat", 1.9, 0.5)  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+            ...
+        ValueError: feature (a name or its index) must be a whole number..., got 1.9 (float)
         """
         i = self._position(word, self.tokens, "word")
         if isinstance(feature, str):
-            if feature not in self.features:
-                raise ValueError(f"unknown feature {feature!r}; choose from {self.features}")
-            f = self.features.index(feature)
+            f = self.features.index(_checks.choice(feature, "feature", self.features))
         else:
-            f = int(feature)
-            if not 0 <= f < len(self.features):
-                raise ValueError(f"feature index {f} is outside 0..{len(self.features) - 1}")
+            f = _checks.positive_int(feature, "feature (a name or its index)", minimum=0)
+            f = _checks.choice(f, "feature index", range(len(self.features)))
+        value = _checks.finite_number(value, "value")
         X = [row[:] for row in self.X]  # a new list, so that traitlets sees the change
-        X[i][f] = float(value)
+        X[i][f] = value
         self.X = X
 
     def weight(self, query, key) -> float:
-        """The weight of ``query`` on ``key`` (words or positions) as the widget has it."""
+        """The weight of ``query`` on ``key`` as the widget has it.
+
+        Parameters
+        ----------
+        query, key : str or int
+            Words of the sentence, or their positions.
+
+        Returns
+        -------
+        float
+            Row ``query``, column ``key`` of :attr:`weights`.
+
+        Raises
+        ------
+        ValueError
+            If a word is not in the sentence or a position is outside it.
+        IndexError
+            If :attr:`weights` is empty (your function failed; see :attr:`error`).
+
+        Examples
+        --------
+        >>> from selfattn.widgets import AttentionExplorer
+        >>> round(AttentionExplorer().weight("it", 1), 3)   # position 1 is "cat"
+        0.403
+        """
         i = self._position(query, self.tokens, "query")
         j = self._position(key, self.tokens, "key")
         return self.weights[i][j]
@@ -266,16 +349,18 @@ class AttentionExplorer(anywidget.AnyWidget):
     # ------------------------------------------------------------------ validation of synced values
     @traitlets.validate("mask")
     def _valid_mask(self, proposal):
-        if proposal["value"] not in MASKS:
-            raise traitlets.TraitError(f"unknown mask {proposal['value']!r}; choose from {list(MASKS)}")
-        return proposal["value"]
+        try:
+            return _checks.choice(proposal["value"], "mask", MASKS)
+        except ValueError as exc:
+            raise traitlets.TraitError(str(exc)) from None
 
     @traitlets.validate("query_index")
     def _valid_query(self, proposal):
-        n = len(self.tokens)
-        if not 0 <= proposal["value"] < max(n, 1):
-            raise traitlets.TraitError(f"query_index {proposal['value']} is outside 0..{n - 1}")
-        return proposal["value"]
+        try:
+            i = _checks.positive_int(proposal["value"], "query_index", minimum=0)
+            return _checks.choice(i, "query_index", range(len(self.tokens)))
+        except ValueError as exc:
+            raise traitlets.TraitError(str(exc)) from None
 
     # ------------------------------------------------------------------ recomputation
     @traitlets.observe("X", "W_q", "W_k", "W_v", "scale", "mask")
@@ -307,21 +392,31 @@ class AttentionExplorer(anywidget.AnyWidget):
             self.note = note
 
     def _run_learner(self, q, k, v, mask, out_shape):
-        """Call the learner's function; return (weights, "") or (None, a readable message)."""
+        """Call the learner's function; return (weights, "") or (None, a readable message).
+
+        Nothing the function does escapes into the notebook: whatever it raises, returns or
+        writes into its inputs becomes the message. It gets copies of q, k, v and the mask, so
+        a write into them is seen by comparing them with the originals afterwards.
+        """
         n = len(q)
+        args = {"q": q.copy(), "k": k.copy(), "v": v.copy(), "mask": None if mask is None else mask.copy()}
         try:
-            result = self._attention(q.copy(), k.copy(), v.copy(), mask=mask, scale=self.scale)
+            result = self._attention(args["q"], args["k"], args["v"], mask=args["mask"], scale=self.scale)
         except Exception as exc:  # the learner's code may raise anything: show it, never crash
             return None, f"Your attention function raised {type(exc).__name__}: {exc}"
+        for name, original in (("q", q), ("k", k), ("v", v), ("mask", mask)):
+            if original is not None and (message := _changed_in_place(name, original, args[name])):
+                return None, message
         if not isinstance(result, (tuple, list)) or len(result) != 2:
             return None, (f"Your attention function must return (output, weights), "
                           f"got {type(result).__name__}" + (f" of length {len(result)}"
                                                             if isinstance(result, (tuple, list)) else ""))
         try:
-            output = np.asarray(result[0], dtype=np.float64)
-            w = np.asarray(result[1], dtype=np.float64)
-        except (TypeError, ValueError) as exc:
-            return None, f"Your attention function returned something that is not a numeric array: {exc}"
+            output = _returned_array(result[0], "output")
+            w = _returned_array(result[1], "weights")
+        except Exception as exc:  # anything, e.g. a RuntimeError from an object's __array__
+            return None, (f"Your attention function returned something that cannot be read as an array "
+                          f"of numbers ({type(exc).__name__}: {exc})")
         if w.shape != (n, n):
             return None, (f"Your attention function returned weights of shape {w.shape}; expected {(n, n)}: "
                           f"one row per query word and one column per key word.")
@@ -335,14 +430,15 @@ class AttentionExplorer(anywidget.AnyWidget):
         if (w < -1e-12).any():
             i, j = (int(a) for a in np.argwhere(w < -1e-12)[0])
             return None, (f"Your attention function returned a negative weight {w[i, j]:.4g} at row {i} "
-                          f"({self.tokens[i]!r}), column {j} ({self.tokens[j]!r}); weights are never negative.")
+                          f"({self.tokens[i]!r}), column {j} ({self.tokens[j]!r}); "
+                          f"weights are never negative.")
         sums = w.sum(axis=-1)  # (n,)
         bad = np.abs(sums - 1.0) > 1e-6
         if bad.any():
             i = int(np.argmax(bad))
             return None, (f"Your attention function returned weights whose rows do not sum to 1: row {i} "
-                          f"(\"{self.tokens[i]}\") sums to {sums[i]:.4f}. Softmax must normalise over the keys "
-                          f"(the last axis), so that each query's weights sum to 1.")
+                          f"(\"{self.tokens[i]}\") sums to {sums[i]:.4f}. Softmax must normalise over "
+                          f"the keys (the last axis), so that each query's weights sum to 1.")
         if mask is not None:
             leak = (~mask) & (np.abs(w) > 1e-9)
             if leak.any():

@@ -19,7 +19,7 @@ import pytest
 pytest.importorskip("anywidget")
 
 from selfattn import scaled_dot_product_attention  # noqa: E402
-from selfattn.example import SENTENCE, embed, tokenize, weights as example_weights  # noqa: E402
+from selfattn.example import SENTENCE, embed, tokenize, matrices as example_weights  # noqa: E402
 from selfattn.widgets import AttentionExplorer  # noqa: E402
 
 STATIC = Path(__file__).resolve().parent.parent / "selfattn" / "static"
@@ -102,7 +102,8 @@ def test_custom_sentence_matrices_scale_and_mask_are_used():
     ex = AttentionExplorer("the dog slept on the rug", query="dog", words=["rug"], controls=["scale", "mask"],
                            matrices=mats, scale=0.9, mask="causal")
     X = embed("the dog slept on the rug")
-    np.testing.assert_allclose(np.array(ex.weights), hand_attention(X, *mats, scale=0.9, causal=True), atol=1e-12)
+    expected = hand_attention(X, *mats, scale=0.9, causal=True)
+    np.testing.assert_allclose(np.array(ex.weights), expected, atol=1e-12)
     assert ex.query_index == 1 and ex.words == [5] and ex.default_scale == pytest.approx(0.5)
 
 
@@ -124,7 +125,8 @@ def test_learner_function_that_is_correct_is_shown_without_error():
     slider(ex, 1, 0, 0.5)
     X = embed(TOKENS)
     X[1, 0] = 0.5
-    np.testing.assert_allclose(np.array(ex.weights), hand_attention(X, *example_weights(), causal=True), atol=1e-12)
+    expected = hand_attention(X, *example_weights(), causal=True)
+    np.testing.assert_allclose(np.array(ex.weights), expected, atol=1e-12)
     assert ex.error == ""
 
 
@@ -180,6 +182,89 @@ def test_learner_function_forgetting_the_scale_is_shown_with_a_note():
     assert ex.note.startswith("Your weights differ from selfattn's by up to")
 
 
+def test_learner_function_returning_torch_tensors_that_require_grad_is_shown_not_raised():
+    torch = pytest.importorskip("torch")
+
+    def torch_attention(q, k, v, mask=None, scale=None):
+        q, k, v = (torch.tensor(a, requires_grad=True) for a in (q, k, v))
+        w = torch.softmax(q @ k.T * scale, dim=-1)  # (n, n), requires grad
+        return w @ v, w
+
+    ex = AttentionExplorer(attention=torch_attention)  # must not raise RuntimeError
+    assert ex.error == "" and ex.note == ""
+    expected = hand_attention(embed(TOKENS), *example_weights())
+    np.testing.assert_allclose(np.array(ex.weights), expected, atol=1e-12)
+
+
+class Unreadable:
+    """A returned value whose conversion to an array raises RuntimeError."""
+
+    def __array__(self, *args, **kwargs):
+        raise RuntimeError("cannot be read")
+
+
+@pytest.mark.parametrize("position", [0, 1])
+def test_learner_function_returning_an_unreadable_object_gets_a_message_not_an_exception(position):
+    def unreadable(q, k, v, mask=None, scale=None):
+        out, w = correct_attention(q, k, v, mask, scale)
+        return (Unreadable(), w) if position == 0 else (out, Unreadable())
+
+    ex = AttentionExplorer(attention=unreadable)
+    assert "cannot be read as an array of numbers (RuntimeError: cannot be read)" in ex.error
+    assert ex.weights == []
+    slider(ex, 1, 1, 0.5)  # and again on a change
+    assert "RuntimeError" in ex.error
+
+
+@pytest.mark.parametrize("returned, words", [
+    (lambda w: w.astype(complex), "must be real"),
+    (lambda w: w > 0.1, "must hold numbers"),
+    (lambda w: [["a"] * 10] * 10, "must hold numbers"),
+])
+def test_learner_function_returning_complex_bool_or_text_weights_is_refused(returned, words):
+    def fn(q, k, v, mask=None, scale=None):
+        out, w = correct_attention(q, k, v, mask, scale)
+        return out, returned(w)
+
+    ex = AttentionExplorer(attention=fn)
+    assert words in ex.error and ex.weights == []
+
+
+def test_learner_function_that_writes_into_the_mask_is_told_so_and_not_shown():
+    def opens_the_mask(q, k, v, mask=None, scale=None):
+        mask[:] = True  # in place: the caller's mask would change too
+        return correct_attention(q, k, v, mask, scale)
+
+    ex = AttentionExplorer(attention=opens_the_mask, mask="causal")
+    assert ex.error.startswith("Your attention function changed its argument mask in place")
+    assert "entry (0, 1) was False, is now True" in ex.error
+    assert ex.weights == []
+
+
+@pytest.mark.parametrize("name", ["q", "k", "v"])
+def test_learner_function_that_scales_an_input_in_place_is_told_which(name):
+    def in_place(q, k, v, mask=None, scale=None):
+        args = {"q": q, "k": k, "v": v}
+        args[name] *= 2.0  # in place
+        return correct_attention(q, k, v, mask, scale)
+
+    ex = AttentionExplorer(attention=in_place)
+    assert f"changed its argument {name} in place" in ex.error
+    assert f"not `{name} *= scale`" in ex.error and ex.weights == []
+
+
+def test_learner_function_that_makes_new_arrays_from_its_inputs_is_not_accused():
+    def new_arrays(q, k, v, mask=None, scale=None):
+        q = q * scale  # a new array: fine
+        mask = np.ones((len(q), len(k)), dtype=bool) if mask is None else mask
+        w = np.exp(np.where(mask, q @ k.T, -np.inf))
+        w = w / w.sum(axis=-1, keepdims=True)
+        return w @ v, w
+
+    ex = AttentionExplorer(attention=new_arrays, mask="causal")
+    assert ex.error == "" and ex.note == ""
+
+
 # --------------------------------------------------------------------------- invalid construction
 @pytest.mark.parametrize(
     "kwargs, named",
@@ -193,7 +278,18 @@ def test_learner_function_forgetting_the_scale_is_shown_with_a_note():
         (dict(mask="future"), "'future'"),
         (dict(attention="softmax"), "str"),
         (dict(scale=float("nan")), "nan"),
+        (dict(scale=float("inf")), "scale must be a finite number"),
+        (dict(scale=True), "scale must be a finite number, got True"),
+        (dict(scale="0.5"), "scale must be a finite number, got '0.5'"),
         (dict(matrices=(np.eye(4), np.eye(4), np.eye(4))), "d_model = 5"),
+        (dict(matrices=(np.eye(5), np.eye(5))), "three matrices (W_q, W_k, W_v), got tuple of length 2"),
+        (dict(query=1.9), "query (a word of the sentence or its position) must be a whole number"),
+        (dict(query=True), "got True (bool)"),
+        (dict(words=1.9), "words (a word of the sentence or its position) must be a whole number"),
+        (dict(words=["cat", -1]), "got -1"),
+        (dict(controls=5), "unknown control 5"),
+        (dict(mask=True), "unknown mask True"),
+        (dict(sentence=5), "sentence must be a string or a list of words, got 5"),
     ],
 )
 def test_invalid_construction_raises_value_error_naming_it(kwargs, named):
@@ -207,6 +303,57 @@ def test_unknown_feature_in_set_value_is_named():
         AttentionExplorer().set_value("cat", "colour", 1.0)
 
 
+@pytest.mark.parametrize(
+    "feature, value, named",
+    [
+        (1.9, 0.5, "feature (a name or its index) must be a whole number"),  # was read as index 1
+        (1.0, 0.5, "got 1.0 (float)"),
+        (True, 0.5, "got True (bool)"),
+        (-1, 0.5, "got -1"),
+        (5, 0.5, "unknown feature index 5"),
+        ("animate", float("nan"), "value must be a finite number, got nan"),
+        ("animate", float("inf"), "value must be a finite number, got inf"),
+        ("animate", "0.5", "value must be a finite number, got '0.5'"),
+        ("animate", True, "value must be a finite number, got True"),
+    ],
+)
+def test_set_value_refuses_a_feature_that_is_not_a_name_or_whole_index_and_a_non_finite_value(
+        feature, value, named):
+    ex = AttentionExplorer()
+    before = [row[:] for row in ex.X]
+    with pytest.raises(ValueError) as info:
+        ex.set_value("cat", feature, value)
+    assert named in str(info.value)
+    assert ex.X == before  # nothing was set
+
+
+def test_set_value_takes_a_numpy_integer_feature_index():
+    ex = AttentionExplorer()
+    ex.set_value("cat", np.int64(1), 0.25)
+    assert ex.X[1] == [1.0, 0.25, 0.0, 0.0, 0.0]  # "cat" is (1, 1, 0, 0, 0); feature 1 is "animate"
+
+
+def test_zero_width_query_and_key_matrices_raise_value_error_not_zero_division():
+    with pytest.raises(ValueError, match=r"W_q .*\(5, 0\)"):
+        AttentionExplorer(matrices=(np.zeros((5, 0)), np.zeros((5, 0)), np.eye(5)[:, :3]))
+
+
+def test_zero_width_matrices_set_after_construction_show_a_message_not_uniform_weights():
+    ex = AttentionExplorer()
+    ex.W_q = [[] for _ in range(5)]  # d_k = 0 for queries
+    ex.W_k = [[] for _ in range(5)]  # and for keys: no score exists
+    assert "d_k" in ex.error and ex.weights == []
+
+
+@pytest.mark.parametrize("index, named", [(True, "got True (bool)"), (10, "unknown query_index 10")])
+def test_query_index_set_from_python_must_be_a_position_in_the_sentence(index, named):
+    traitlets = pytest.importorskip("traitlets")
+    ex = AttentionExplorer()
+    with pytest.raises(traitlets.TraitError, match=named.replace("(", r"\(").replace(")", r"\)")):
+        ex.query_index = index
+    assert ex.query_index == 7
+
+
 # --------------------------------------------------------------------------- what the static book embeds
 def test_widget_state_carries_the_javascript_and_all_inputs_of_the_browser_computation():
     ex = AttentionExplorer(controls=("embedding", "scale", "mask"))
@@ -218,7 +365,7 @@ def test_widget_state_carries_the_javascript_and_all_inputs_of_the_browser_compu
     assert '"data-testid": "attention-explorer"' in state["_esm"]
 
 
-# --------------------------------------------------------------------------- the browser's arithmetic, under node
+# ------------------------------------------------------------------- the browser's arithmetic, under node
 NODE_RUNNER = """
 import { attention, cividis, textColour } from "./explorer.mjs";
 import { readFileSync } from "node:fs";
@@ -254,9 +401,11 @@ def js_cases():
         dict(X=X.tolist(), W_q=W[0], W_k=W[1], W_v=W[2], scale=None, mask="none"),
         dict(X=X2.tolist(), W_q=W[0], W_k=W[1], W_v=W[2], scale=1.7, mask="causal"),
         dict(X=rng.normal(size=(12, 5)).tolist(), W_q=rng.normal(size=(5, 4)).tolist(),
-             W_k=rng.normal(size=(5, 4)).tolist(), W_v=rng.normal(size=(5, 2)).tolist(), scale=None, mask="causal"),
+             W_k=rng.normal(size=(5, 4)).tolist(), W_v=rng.normal(size=(5, 2)).tolist(),
+             scale=None, mask="causal"),
         dict(X=(50 * rng.normal(size=(6, 5))).tolist(), W_q=rng.normal(size=(5, 3)).tolist(),
-             W_k=rng.normal(size=(5, 3)).tolist(), W_v=rng.normal(size=(5, 3)).tolist(), scale=30.0, mask="none"),
+             W_k=rng.normal(size=(5, 3)).tolist(), W_v=rng.normal(size=(5, 3)).tolist(),
+             scale=30.0, mask="none"),
     ]
 
 

@@ -90,7 +90,8 @@ def _classic_script() -> str:
     code = (STATIC / "explorer.js").read_text(encoding="utf-8")
     code = code.replace("export function ", "function ").replace(
         "export default { render };", "window.__explorer = { render, attention };")
-    assert "export " not in code.replace("// export", ""), "explorer.js gained an export this bench does not strip"
+    assert "export " not in code.replace("// export", ""), \
+        "explorer.js gained an export this bench does not strip"
     return code
 
 
@@ -148,7 +149,8 @@ def time_browser(n: int) -> tuple[str, list[float]] | None:
                 + "</style></head><body><div id='host'></div>"
                 + f"<script type='application/json' id='state'>{json.dumps(state)}</script>"
                 + f"<pre id='n'>{n}</pre><pre id='result'></pre>"
-                + f"<script>{_classic_script()}</script><script>{_FAKE_MODEL_AND_BENCH}</script></body></html>",
+                + f"<script>{_classic_script()}</script>"
+                + f"<script>{_FAKE_MODEL_AND_BENCH}</script></body></html>",
                 encoding="utf-8",
             )
             proc = subprocess.run(
@@ -161,7 +163,8 @@ def time_browser(n: int) -> tuple[str, list[float]] | None:
                 if text.strip():
                     import html
 
-                    return "chromium (input event -> DOM updated, layout forced)", json.loads(html.unescape(text))["times"]
+                    times = json.loads(html.unescape(text))["times"]
+                    return "chromium (input event -> DOM updated, layout forced)", times
         node = shutil.which("node")
         if node:
             shutil.copy(STATIC / "explorer.js", Path(tmp) / "explorer.mjs")
@@ -183,9 +186,11 @@ def time_browser(n: int) -> tuple[str, list[float]] | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m selfattn.bench widget", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m selfattn.bench widget",
+                                     description=__doc__.split("\n")[0])
     parser.add_argument("--n", type=int, default=300, help="slider changes per path (default 300)")
-    parser.add_argument("--n-matplotlib", type=int, default=20, help="re-plots for the comparison (default 20)")
+    parser.add_argument("--n-matplotlib", type=int, default=20,
+                        help="re-plots for the comparison (default 20)")
     args = parser.parse_args(argv)
 
     print(f"Attention explorer, {len(SENTENCE_12.split())} tokens, target p95 <= {TARGET_MS:.0f} ms")
@@ -206,7 +211,8 @@ def main(argv: list[str] | None = None) -> int:
         print("matplotlib comparison: skipped (matplotlib not installed)")
     else:
         m50, m95 = _percentiles(mpl)
-        print(f"{'matplotlib: re-plot heatmap + render PNG (comparison)':<62} p50 {m50:8.3f} ms   p95 {m95:8.3f} ms")
+        name = "matplotlib: re-plot heatmap + render PNG (comparison)"
+        print(f"{name:<62} p50 {m50:8.3f} ms   p95 {m95:8.3f} ms")
         for name, samples in rows:
             p50, _ = _percentiles(samples)
             print(f"  {name.split(':')[0]} is {m50 / max(p50, 1e-6):,.0f}x faster than re-plotting (p50)")
