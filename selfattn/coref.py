@@ -36,6 +36,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from itertools import product
 
+from . import _checks
 from .example import tokenize
 
 __all__ = [
@@ -111,6 +112,17 @@ def is_heldout_pair(noun: str, adjective: str) -> bool:
     One pair in three is held out, in a diagonal pattern so that every noun and
     every adjective keeps most of its pairs in training.
 
+    Parameters
+    ----------
+    noun : str
+        One of ``ANIMALS`` or ``OBJECTS``.
+    adjective : str
+        An adjective of the same kind (``ANIMAL_ADJECTIVES`` or ``OBJECT_ADJECTIVES``).
+
+    Returns
+    -------
+    bool
+
     Raises
     ------
     ValueError
@@ -138,10 +150,15 @@ def make_example(sentence, referent: str | None = None) -> Example:
     referent : str, optional
         The word "it" refers to; its first occurrence gives ``referent_pos``.
 
+    Returns
+    -------
+    Example
+
     Raises
     ------
     ValueError
-        If the sentence has no "it", or ``referent`` is not one of its words.
+        If the sentence is neither a string nor a list of words, has no "it", or
+        ``referent`` is not one of its words.
 
     Examples
     --------
@@ -149,7 +166,9 @@ def make_example(sentence, referent: str | None = None) -> Example:
     >>> make_example("The cat sat on the mat because it was tired", "cat").referent_pos
     1
     """
-    tokens = tuple(t.lower() for t in (tokenize(sentence) if isinstance(sentence, str) else sentence))
+    if isinstance(sentence, str):
+        sentence = tokenize(sentence)
+    tokens = tuple(t.lower() for t in _checks.words(sentence, "sentence", "a string or a list of words"))
     if "it" not in tokens:
         raise ValueError(f"the sentence needs the word 'it', got {' '.join(tokens)!r}")
     pos = None
@@ -161,16 +180,41 @@ def make_example(sentence, referent: str | None = None) -> Example:
 
 
 def all_examples() -> list[Example]:
-    """Every sentence of the task: 4 templates x 6 animals x 6 objects x 12 adjectives = 1728."""
+    """Every sentence of the task: 4 templates x 6 animals x 6 objects x 12 adjectives = 1728.
+
+    Returns
+    -------
+    list of Example
+        Each with its referent: the animal after an animal adjective, else the object.
+
+    Examples
+    --------
+    >>> from selfattn.coref import all_examples
+    >>> examples = all_examples()
+    >>> len(examples), examples[-1].text, examples[-1].referent
+    (1728, 'the chair was near the horse because it was wooden', 'chair')
+    """
     out = []
-    for template, animal, obj, adjective in product(TEMPLATES, ANIMALS, OBJECTS, ANIMAL_ADJECTIVES + OBJECT_ADJECTIVES):
+    adjectives = ANIMAL_ADJECTIVES + OBJECT_ADJECTIVES
+    for template, animal, obj, adjective in product(TEMPLATES, ANIMALS, OBJECTS, adjectives):
         referent = animal if adjective in ANIMAL_ADJECTIVES else obj
         out.append(make_example(template.format(animal=animal, object=obj, adjective=adjective), referent))
     return out
 
 
 def split() -> tuple[list[Example], list[Example]]:
-    """``(train, heldout)``: held-out sentences pair their referent with a held-out adjective."""
+    """The task's sentences, split in two.
+
+    Returns
+    -------
+    train, heldout : list of Example
+        Held-out sentences pair their referent with a held-out adjective
+        (:func:`is_heldout_pair`); the training sentences never do.
+
+    Examples
+    --------
+    See the module docstring.
+    """
     train, heldout = [], []
     for ex in all_examples():
         (heldout if is_heldout_pair(ex.referent, ex.tokens[-1]) else train).append(ex)
@@ -180,10 +224,24 @@ def split() -> tuple[list[Example], list[Example]]:
 def encode(tokens) -> list[int]:
     """Vocabulary indices of the words; unknown words map to ``<unk>`` (index 0).
 
+    Parameters
+    ----------
+    tokens : list or tuple of str
+        Words, not a sentence: split one with :func:`selfattn.example.tokenize`.
+
+    Returns
+    -------
+    list of int
+
+    Raises
+    ------
+    ValueError
+        If ``tokens`` is a single string or holds something other than strings.
+
     Examples
     --------
     >>> from selfattn.coref import encode, WORDS
     >>> [WORDS[i] for i in encode(["the", "unicorn", "it"])]
     ['the', '<unk>', 'it']
     """
-    return [_INDEX.get(t.lower(), 0) for t in tokens]
+    return [_INDEX.get(t.lower(), 0) for t in _checks.words(tokens, "tokens")]

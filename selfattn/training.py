@@ -32,12 +32,14 @@ mixes the two nouns instead of choosing one.
 
 Everything runs on the CPU in float64 with a fixed seed, one thread and
 deterministic algorithms, so the same seed gives the same weights bit for bit.
+
+The backward pass of one attention layer written out by hand, with NumPy, is in
+:mod:`selfattn.backprop`; here PyTorch's autograd computes the gradients.
 """
 
 from __future__ import annotations
 
 import contextlib
-
 import math
 import time
 from dataclasses import dataclass, field
@@ -47,7 +49,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from . import coref
+from . import _checks, coref
 from . import nn as snn
 
 __all__ = [
@@ -64,10 +66,7 @@ __all__ = [
     "load_weights",
     "load_pretrained",
     "WEIGHTS_PATH",
-    "attention_grads_numpy",
     "point_layer_vectors",
-    "plot_attention_during_training",
-    "plot_weight_matrices",
 ]
 
 #: The weights trained with ``train_coreference(seed=0)``, shipped with the package.
@@ -90,11 +89,17 @@ class CorefModel(nn.Module):
     d_k : int, default 2
         Size of queries and keys in both layers.
     seed : int, default 0
-        Seeds the initial weights.
+        Seeds the initial weights (a non-negative whole number).
     mask_nouns : bool, default True
         In layer 2, let words attend only to the nouns. ``False`` lets "it"
         attend to every word, which opens a shortcut through the adjective
         (the chapter shows it).
+
+    Raises
+    ------
+    ValueError
+        If ``d_model`` or ``d_k`` is not a positive whole number, ``seed`` is not a
+        non-negative whole number, or ``mask_nouns`` is not ``True`` or ``False``.
 
     Examples
     --------
@@ -109,16 +114,19 @@ class CorefModel(nn.Module):
 
     def __init__(self, d_model: int = D_MODEL, d_k: int = D_K, seed: int = 0, mask_nouns: bool = True):
         super().__init__()
-        self.mask_nouns = mask_nouns
+        d_model, d_k = _checks.positive_int(d_model, "d_model"), _checks.positive_int(d_k, "d_k")
+        seed, self.mask_nouns = _checks.seed(seed), _checks.flag(mask_nouns, "mask_nouns")
         gen = torch.Generator().manual_seed(seed)
         self.d_model, self.d_k = d_model, d_k
-        self.embedding = nn.Parameter(torch.randn(len(coref.WORDS), d_model, generator=gen, dtype=torch.float64))
+        embedding = torch.randn(len(coref.WORDS), d_model, generator=gen, dtype=torch.float64)
+        self.embedding = nn.Parameter(embedding)  # (vocab, d_model)
         self.gather = snn.SelfAttention(d_model, d_k, d_v=d_model, seed=seed)  # W_q, W_k (d, d_k); W_v (d, d)
         self.point = snn.SelfAttention(d_model, d_k, d_v=d_model, seed=seed + 1)
         bound = 1.0 / math.sqrt(d_model)
         w_out = (torch.rand(d_model, len(coref.NOUNS), generator=gen, dtype=torch.float64) * 2 - 1) * bound
         self.W_out = nn.Parameter(w_out)  # (d_model, n_nouns)
-        self.register_buffer("is_noun", torch.tensor([w in coref.NOUNS for w in coref.WORDS]), persistent=False)
+        is_noun = torch.tensor([w in coref.NOUNS for w in coref.WORDS])  # (vocab,)
+        self.register_buffer("is_noun", is_noun, persistent=False)
 
     def gather_step(self, ids):
         """Embeddings ``x``, layer-1 result ``h = x + attention(x)`` and layer-1 weights."""
@@ -133,20 +141,27 @@ class CorefModel(nn.Module):
         Parameters
         ----------
         ids : LongTensor of shape (B, n)
+            Word indices of ``B`` sentences of ``n`` words (see :func:`batch`).
         it_pos : LongTensor of shape (B,)
+            The position of "it" in each sentence.
 
         Returns
         -------
-        logits : (B, n_nouns); w1, w2 : (B, n, n) weights of layers 1 and 2
+        logits : Tensor of shape (B, n_nouns)
+            One score per noun of ``coref.NOUNS``.
+        w1, w2 : Tensors of shape (B, n, n)
+            Attention weights of layers 1 and 2 (below, ``d`` is ``d_model``).
         """
-        x, h, w1 = self.gather_step(ids)  # (B, n, d_model), (B, n, d_model), (B, n, n)
-        q = h @ self.point.W_q  # (B, n, d_k)
-        k = x @ self.point.W_k  # (B, n, d_k)
-        v = x @ self.point.W_v  # (B, n, d_model)
-        candidates = self.is_noun[ids].unsqueeze(-2) if self.mask_nouns else None  # (B, 1, n) True = a noun
-        out, w2 = snn.attention(q, k, v, mask=candidates)  # (B, n, d_model), (B, n, n)
-        out_it = out[torch.arange(len(ids)), it_pos]  # (B, d_model)
-        return out_it @ self.W_out, w1, w2  # (B, n_nouns), (B, n, n), (B, n, n)
+        x, h, w1 = self.gather_step(ids)  # (B, n, d), (B, n, d), (B, n, n)
+        q = h @ self.point.W_q  # (B, n, d_k): queries from h
+        k = x @ self.point.W_k  # (B, n, d_k): keys from the embeddings
+        v = x @ self.point.W_v  # (B, n, d)
+        # mask (B, 1, n): True at the nouns, the only words layer 2 may attend to
+        mask = self.is_noun[ids].unsqueeze(-2) if self.mask_nouns else None
+        # out (B, n, d), w2 (B, n, n)
+        out, w2 = snn.scaled_dot_product_attention(q, k, v, mask=mask)
+        out_it = out[torch.arange(len(ids)), it_pos]  # (B, d): the row of "it"
+        return out_it @ self.W_out, w1, w2  # (B, n_nouns), w1, w2
 
     def matrices(self) -> dict[str, np.ndarray]:
         """Every weight matrix as a float64 NumPy array, keyed by name."""
@@ -164,14 +179,13 @@ def batch(examples):
     Raises
     ------
     ValueError
-        If the sentences differ in length.
+        If there are no examples or the sentences differ in length.
     """
-    lengths = {len(e.tokens) for e in examples}
-    if len(lengths) != 1:
-        raise ValueError(f"a batch needs sentences of one length, got lengths {sorted(lengths)}")
+    _checks.same_length(examples)
     ids = torch.tensor([coref.encode(e.tokens) for e in examples], dtype=torch.long)  # (B, n)
     it_pos = torch.tensor([e.it_pos for e in examples], dtype=torch.long)  # (B,)
-    target = torch.tensor([coref.NOUNS.index(e.referent) if e.referent in coref.NOUNS else -1 for e in examples])
+    target = torch.tensor([coref.NOUNS.index(e.referent) if e.referent in coref.NOUNS else -1
+                           for e in examples])  # (B,)
     ref_pos = torch.tensor([-1 if e.referent_pos is None else e.referent_pos for e in examples])
     return ids, it_pos, target, ref_pos
 
@@ -238,14 +252,17 @@ def train_coreference(seed: int = 0, steps: int = STEPS, lr: float = LR, batch_s
     Parameters
     ----------
     seed : int, default 0
+        A non-negative whole number; seeds the initial weights and the order of the sentences.
     steps : int, default 150
-        Number of Adam steps (one mini-batch each).
+        Number of Adam steps (one mini-batch each); 0 returns the untrained model.
     lr : float, default 0.05
+        The learning rate, a finite positive number.
     batch_size : int, default 128
+        Sentences per mini-batch.
     watch : list of Example, optional
-        Sentences (of the task's length) whose attention rows are recorded.
+        Sentences (of one length) whose attention rows are recorded.
     snapshot_steps : iterable of int
-        Steps at which to record them (0 = before training, ``steps`` = after).
+        Steps at which to record them, from 0 (before training) to ``steps`` (after).
     d_model, d_k : int
         Sizes of the model (see :class:`CorefModel`); the shipped weights use the defaults.
     mask_nouns : bool, default True
@@ -259,7 +276,12 @@ def train_coreference(seed: int = 0, steps: int = STEPS, lr: float = LR, batch_s
     Raises
     ------
     ValueError
-        If ``steps`` is negative, ``lr`` is not positive or ``batch_size`` is below 1.
+        Naming the argument, if ``seed`` or ``steps`` is not a non-negative whole number,
+        ``lr`` is not a finite positive number, ``batch_size``, ``d_model`` or ``d_k`` is
+        not a positive whole number, a snapshot step lies outside 0 to ``steps``, or
+        ``snapshot_steps`` is given without ``watch``. And if training diverges: when the
+        loss or a weight becomes NaN or infinite, the error names the step and asks for a
+        smaller ``lr``.
 
     Notes
     -----
@@ -273,25 +295,19 @@ def train_coreference(seed: int = 0, steps: int = STEPS, lr: float = LR, batch_s
     >>> len(result.losses), result.losses[-1] < result.losses[0]
     (5, True)
     """
-    if steps < 0 or lr <= 0 or batch_size < 1:
-        raise ValueError(f"need steps >= 0, lr > 0 and batch_size >= 1, got steps={steps}, lr={lr}, "
-                         f"batch_size={batch_size}")
-    torch.manual_seed(seed)
+    seed, steps = _checks.seed(seed), _checks.positive_int(steps, "steps", minimum=0)
+    lr, batch_size = _checks.positive_number(lr, "lr"), _checks.positive_int(batch_size, "batch_size")
+    watch = [] if watch is None else list(watch)
+    snapshot_steps = _checks.snapshot_steps(snapshot_steps, steps, watch)
     train, heldout = coref.split()
     ids, it_pos, target, _ = batch(train)
     model = CorefModel(d_model, d_k, seed=seed, mask_nouns=mask_nouns)
     initial = model.matrices()
-    watch = list(watch or [])
-    snapshot_steps = set(snapshot_steps)
-    watch_batch = batch(watch) if watch else None
     snapshots = {}
 
-    def snap(step):
-        if watch_batch is not None and step in snapshot_steps:
-            with torch.no_grad():
-                _, w1, w2 = model(watch_batch[0], watch_batch[1])
-            rows = torch.arange(len(watch))
-            snapshots[step] = (w1[rows, watch_batch[1]].numpy().copy(), w2[rows, watch_batch[1]].numpy().copy())
+    def snap(step):  # the attention rows of "it" in the watched sentences
+        if step in snapshot_steps:
+            snapshots[step] = _it_rows(model, watch)
 
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     losses = []
@@ -303,12 +319,7 @@ def train_coreference(seed: int = 0, steps: int = STEPS, lr: float = LR, batch_s
         if len(order) < batch_size:  # a new pass over the training sentences, in a seeded order
             order = torch.cat([order, torch.randperm(len(ids), generator=gen)])
         pick, order = order[:batch_size], order[batch_size:]  # (batch_size,)
-        logits, _, _ = model(ids[pick], it_pos[pick])
-        loss = nn.functional.cross_entropy(logits, target[pick])
-        losses.append(loss.item())
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
+        losses.append(_adam_step(model, opt, ids[pick], it_pos[pick], target[pick], step, lr))
     seconds = time.perf_counter() - start
     snap(steps)
     ev = evaluate(model, heldout)
@@ -316,25 +327,74 @@ def train_coreference(seed: int = 0, steps: int = STEPS, lr: float = LR, batch_s
                           seconds, initial)
 
 
+def _adam_step(model, opt, ids, it_pos, target, step, lr) -> float:
+    """One update on a mini-batch; returns the loss before it. Raises if training diverged."""
+    fix = f"training diverged: lr={lr} is too large; try a smaller lr, such as the default {LR}"
+    try:
+        logits, _, _ = model(ids, it_pos)  # (B, n_nouns)
+    except ValueError as exc:  # the attention layers refuse weights or scores that overflowed
+        raise ValueError(f"at step {step}, {fix} (the model says: {exc})") from exc
+    loss = nn.functional.cross_entropy(logits, target)
+    _checks.finite_result(loss, f"the loss at step {step}", fix)
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+    for name, p in model.named_parameters():
+        _checks.finite_result(p.detach(), f"the weight matrix {name} after step {step}", fix)
+    return loss.item()
+
+
+def _it_rows(model, examples):
+    """The layer-1 and layer-2 attention rows of "it", arrays of shape (len(examples), n)."""
+    ids, it_pos, _, _ = batch(examples)
+    with torch.no_grad():
+        _, w1, w2 = model(ids, it_pos)  # (B, n, n) each
+    rows = torch.arange(len(examples))
+    return w1[rows, it_pos].numpy().copy(), w2[rows, it_pos].numpy().copy()
+
+
 def predict(model: CorefModel, examples):
     """Predicted noun, probabilities and layer-2 weights of "it", one sentence at a time.
 
+    Parameters
+    ----------
+    model : CorefModel
+    examples : list of Example
+        Sentences of any lengths; they need no referent.
+
     Returns
     -------
-    list of (noun, probabilities over coref.NOUNS, w2 row of "it")
+    list of (noun, probabilities over ``coref.NOUNS`` (12,), layer-2 row of "it" (n,))
+
+    Examples
+    --------
+    >>> from selfattn.training import load_pretrained, predict
+    >>> from selfattn import coref
+    >>> [noun for noun, _, _ in predict(load_pretrained(), coref.split()[1][:2])]
+    ['cat', 'cat']
     """
-    out = []
+    answers = [_answer(model, ex) for ex in examples]
+    return [(a["prediction"], a["probabilities"], a["layer2"]) for a in answers]
+
+
+def _answer(model, ex) -> dict:
+    """The model's answer for one example, and the attention rows of "it" in both layers."""
+    ids, it_pos, _, _ = batch([ex])
     with torch.no_grad():
-        for ex in examples:
-            ids, it_pos, _, _ = batch([ex])
-            logits, _, w2 = model(ids, it_pos)
-            p = torch.softmax(logits[0], dim=-1).numpy()
-            out.append((coref.NOUNS[int(np.argmax(p))], p, w2[0, ex.it_pos].numpy()))
-    return out
+        logits, w1, w2 = model(ids, it_pos)  # (1, n_nouns), (1, n, n), (1, n, n)
+    p = torch.softmax(logits[0], dim=-1).numpy()  # (n_nouns,)
+    return {
+        "tokens": list(ex.tokens),
+        "layer1": w1[0, ex.it_pos].numpy().copy(),
+        "layer2": w2[0, ex.it_pos].numpy().copy(),
+        "prediction": coref.NOUNS[int(np.argmax(p))],
+        "probabilities": p,
+    }
 
 
 def _grouped(model, examples):
-    """Logits and layer-2 rows of "it", for many same-length examples at once."""
+    """Logits and layer-2 rows of "it", for many same-length examples that each name a referent noun."""
+    _checks.referents(examples, coref.NOUNS)
     ids, it_pos, target, ref_pos = batch(examples)
     with torch.no_grad():
         logits, _, w2 = model(ids, it_pos)
@@ -344,6 +404,23 @@ def _grouped(model, examples):
 
 def accuracy(model: CorefModel, examples) -> float:
     """Share of examples where the top-scoring noun is the referent.
+
+    Parameters
+    ----------
+    model : CorefModel
+    examples : list of Example
+        Sentences of one length, each with its referent, a noun of ``coref.NOUNS``.
+
+    Returns
+    -------
+    float
+        Between 0 and 1.
+
+    Raises
+    ------
+    ValueError
+        If ``examples`` is empty, the sentences differ in length, or an example has no
+        referent noun (the error names the example).
 
     Examples
     --------
@@ -359,6 +436,21 @@ def accuracy(model: CorefModel, examples) -> float:
 def mean_attention_to_referent(model: CorefModel, examples) -> float:
     """Mean layer-2 attention weight from "it" to the referent noun.
 
+    Parameters
+    ----------
+    model, examples
+        As in :func:`accuracy`: each example must name its referent noun.
+
+    Returns
+    -------
+    float
+        The weight on the referent, averaged over the examples; between 0 and 1.
+
+    Raises
+    ------
+    ValueError
+        As :func:`accuracy`.
+
     Examples
     --------
     >>> from selfattn.training import load_pretrained, mean_attention_to_referent
@@ -371,19 +463,53 @@ def mean_attention_to_referent(model: CorefModel, examples) -> float:
 
 
 def evaluate(model: CorefModel, examples) -> dict:
-    """``{"accuracy": ..., "attention": ...}`` on a list of examples (see the two functions above)."""
+    """Both scores of a model on a list of examples.
+
+    Parameters
+    ----------
+    model : CorefModel
+    examples : list of Example
+        As :func:`accuracy`.
+
+    Returns
+    -------
+    dict
+        ``{"accuracy": accuracy(model, examples), "attention": mean_attention_to_referent(model, examples)}``.
+
+    Raises
+    ------
+    ValueError
+        As :func:`accuracy`.
+
+    Examples
+    --------
+    >>> from selfattn.training import load_pretrained, evaluate
+    >>> from selfattn import coref
+    >>> sorted(evaluate(load_pretrained(), coref.split()[1][:4]))
+    ['accuracy', 'attention']
+    """
     return {"accuracy": accuracy(model, examples), "attention": mean_attention_to_referent(model, examples)}
 
 
 def it_attention(model: CorefModel, sentence) -> dict:
     """Where "it" looks in both layers, and what the model answers, for any sentence.
 
-    Unknown words become ``<unk>``; the sentence may have any length.
+    Parameters
+    ----------
+    model : CorefModel
+    sentence : str or sequence of str
+        Any length; unknown words become ``<unk>``. The first "it" is the one followed.
 
     Returns
     -------
-    dict with keys ``tokens``, ``layer1`` and ``layer2`` (attention rows of "it",
-    shape (n,)), ``prediction`` (a noun) and ``probabilities`` (over ``coref.NOUNS``).
+    dict
+        Keys ``tokens``, ``layer1`` and ``layer2`` (attention rows of "it", shape (n,)),
+        ``prediction`` (a noun) and ``probabilities`` (over ``coref.NOUNS``, shape (12,)).
+
+    Raises
+    ------
+    ValueError
+        If the sentence has no "it".
 
     Examples
     --------
@@ -392,31 +518,34 @@ def it_attention(model: CorefModel, sentence) -> dict:
     >>> r["prediction"], r["tokens"][int(r["layer2"].argmax())]
     ('cat', 'cat')
     """
-    ex = coref.make_example(sentence)
-    ids, it_pos, _, _ = batch([ex])
-    with torch.no_grad():
-        logits, w1, w2 = model(ids, it_pos)
-    p = torch.softmax(logits[0], dim=-1).numpy()
-    return {
-        "tokens": list(ex.tokens),
-        "layer1": w1[0, ex.it_pos].numpy().copy(),
-        "layer2": w2[0, ex.it_pos].numpy().copy(),
-        "prediction": coref.NOUNS[int(np.argmax(p))],
-        "probabilities": p,
-    }
+    return _answer(model, coref.make_example(sentence))
 
 
 def point_layer_vectors(model: CorefModel, template: str = coref.TEMPLATES[0], animal: str = "cat",
                         obj: str = "mat") -> dict:
     """Layer-2 keys of the twelve nouns and layer-2 queries of "it" for each adjective.
 
-    The queries come from the sentences ``template`` filled with ``animal``, ``obj``
-    and each adjective in turn.
+    Parameters
+    ----------
+    model : CorefModel
+    template : str, default ``coref.TEMPLATES[0]``
+        A sentence with "it" and the fields ``{animal}``, ``{object}`` and ``{adjective}``.
+    animal : str, default "cat"
+        One of ``coref.ANIMALS``.
+    obj : str, default "mat"
+        One of ``coref.OBJECTS``.
 
     Returns
     -------
-    dict with ``nouns`` (12 words), ``keys`` (12, d_k), ``adjectives`` (12 words)
-    and ``queries`` (12, d_k)
+    dict
+        ``nouns`` (12 words), ``keys`` (12, d_k), ``adjectives`` (12 words) and
+        ``queries`` (12, d_k): the query of "it" in ``template`` filled with ``animal``,
+        ``obj`` and each adjective in turn.
+
+    Raises
+    ------
+    ValueError
+        If ``animal`` or ``obj`` is not a noun of its kind, or the template has no "it".
 
     Examples
     --------
@@ -425,10 +554,12 @@ def point_layer_vectors(model: CorefModel, template: str = coref.TEMPLATES[0], a
     >>> pv["keys"].shape, pv["queries"].shape
     ((12, 2), (12, 2))
     """
+    animal, obj = _checks.choice(animal, "animal", coref.ANIMALS), _checks.choice(obj, "obj", coref.OBJECTS)
     adjectives = coref.ANIMAL_ADJECTIVES + coref.OBJECT_ADJECTIVES
-    sentences = [coref.tokenize(template.format(animal=animal, object=obj, adjective=a)) for a in adjectives]
-    ids = torch.tensor([coref.encode(s) for s in sentences])  # (12, n)
-    it_pos = sentences[0].index("it")
+    sentences = [coref.make_example(template.format(animal=animal, object=obj, adjective=adjective))
+                 for adjective in adjectives]
+    ids, it_pos, _, _ = batch(sentences)  # (12, n), (12,)
+    it_pos = int(it_pos[0])
     with torch.no_grad():
         _, h, _ = model.gather_step(ids)  # (12, n, d_model)
         queries = h[:, it_pos] @ model.point.W_q  # (12, d_k)
@@ -439,17 +570,50 @@ def point_layer_vectors(model: CorefModel, template: str = coref.TEMPLATES[0], a
 
 
 def save_weights(model: CorefModel, path) -> None:
-    """Save every weight matrix to a compressed ``.npz`` file (float64)."""
+    """Save every weight matrix to a compressed ``.npz`` file (float64).
+
+    Parameters
+    ----------
+    model : CorefModel
+    path : str or pathlib.Path
+        Where to write; :func:`load_weights` reads it back.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib, numpy as np
+    >>> from selfattn.training import CorefModel, save_weights, load_weights
+    >>> model = CorefModel(seed=3)
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "coref.npz"
+    >>> save_weights(model, path)
+    >>> bool(np.array_equal(load_weights(path).matrices()["W_out"], model.matrices()["W_out"]))
+    True
+    """
     np.savez_compressed(path, **model.matrices())
 
 
 def load_weights(path, d_model: int = D_MODEL, d_k: int = D_K) -> CorefModel:
     """A :class:`CorefModel` holding the weights saved in ``path``.
 
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        A file written by :func:`save_weights`.
+    d_model, d_k : int
+        The sizes of the saved model.
+
+    Returns
+    -------
+    CorefModel
+        In evaluation mode.
+
     Raises
     ------
     ValueError
-        If a saved matrix is missing or has the wrong shape.
+        If a saved matrix is missing, has the wrong shape or holds NaN or inf.
+
+    Examples
+    --------
+    See :func:`save_weights`.
     """
     model = CorefModel(d_model, d_k)
     with np.load(path) as data:
@@ -460,7 +624,9 @@ def load_weights(path, d_model: int = D_MODEL, d_k: int = D_K) -> CorefModel:
         with torch.no_grad():
             for name, p in params.items():
                 if data[name].shape != tuple(p.shape):
-                    raise ValueError(f"{name} in {path} has shape {data[name].shape}, expected {tuple(p.shape)}")
+                    raise ValueError(f"{name} in {path} has shape {data[name].shape}, "
+                                     f"expected {tuple(p.shape)}")
+                _checks.finite(data[name], f"{name} in {path}")
                 p.copy_(torch.from_numpy(data[name]))
     model.eval()
     return model
@@ -469,6 +635,11 @@ def load_weights(path, d_model: int = D_MODEL, d_k: int = D_K) -> CorefModel:
 def load_pretrained() -> CorefModel:
     """The model trained with ``train_coreference(seed=0)``, loaded from the package data.
 
+    Returns
+    -------
+    CorefModel
+        The weights of :data:`WEIGHTS_PATH`.
+
     Examples
     --------
     >>> from selfattn.training import load_pretrained
@@ -476,149 +647,3 @@ def load_pretrained() -> CorefModel:
     (8, 2)
     """
     return load_weights(WEIGHTS_PATH)
-
-
-def attention_grads_numpy(X, W_q, W_k, W_v, Y):
-    r"""Loss and gradients of one self-attention layer, by hand with NumPy.
-
-    The layer computes :math:`O = \operatorname{softmax}(X W_q (X W_k)^\top / \sqrt{d_k})\, X W_v`
-    and the loss is the mean squared error :math:`L = \frac{1}{2n} \sum (O - Y)^2`.
-    Backpropagation applies the chain rule from the loss back to each matrix.
-
-    Parameters
-    ----------
-    X : ndarray, shape (n, d_model)
-    W_q, W_k : ndarray, shape (d_model, d_k)
-    W_v : ndarray, shape (d_model, d_v)
-    Y : ndarray, shape (n, d_v)
-        The target output.
-
-    Returns
-    -------
-    loss : float
-    grads : dict with ``"W_q"``, ``"W_k"``, ``"W_v"`` (same shapes as the weights)
-
-    Raises
-    ------
-    ValueError
-        If the shapes do not fit together.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from selfattn.training import attention_grads_numpy
-    >>> rng = np.random.default_rng(0)
-    >>> X, Y = rng.normal(size=(3, 4)), rng.normal(size=(3, 2))
-    >>> W_q, W_k, W_v = rng.normal(size=(4, 2)), rng.normal(size=(4, 2)), rng.normal(size=(4, 2))
-    >>> loss, g = attention_grads_numpy(X, W_q, W_k, W_v, Y)
-    >>> g["W_q"].shape, g["W_v"].shape
-    ((4, 2), (4, 2))
-    """
-    X, W_q, W_k, W_v, Y = (np.asarray(a, dtype=np.float64) for a in (X, W_q, W_k, W_v, Y))
-    n, d_model = X.shape
-    if W_q.shape != W_k.shape or W_q.shape[0] != d_model or W_v.shape[0] != d_model:
-        raise ValueError(f"X {X.shape} needs W_q, W_k of equal shape (d_model, d_k) and W_v (d_model, d_v); "
-                         f"got W_q {W_q.shape}, W_k {W_k.shape}, W_v {W_v.shape}")
-    if Y.shape != (n, W_v.shape[1]):
-        raise ValueError(f"Y must have shape (n, d_v) = {(n, W_v.shape[1])}, got {Y.shape}")
-    scale = 1.0 / math.sqrt(W_q.shape[1])
-    # forward pass
-    Q, K, V = X @ W_q, X @ W_k, X @ W_v  # (n, d_k), (n, d_k), (n, d_v)
-    S = Q @ K.T * scale  # (n, n)
-    A = np.exp(S - S.max(axis=1, keepdims=True))
-    A /= A.sum(axis=1, keepdims=True)  # (n, n) rows sum to 1
-    O = A @ V  # (n, d_v)
-    loss = 0.5 * np.sum((O - Y) ** 2) / n
-    # backward pass: each line is the chain rule for one forward line, in reverse order
-    dO = (O - Y) / n  # (n, d_v)
-    dA = dO @ V.T  # (n, n)
-    dV = A.T @ dO  # (n, d_v)
-    dS = A * (dA - np.sum(dA * A, axis=1, keepdims=True))  # (n, n) softmax backward, row by row
-    dQ = dS @ K * scale  # (n, d_k)
-    dK = dS.T @ Q * scale  # (n, d_k)
-    return float(loss), {"W_q": X.T @ dQ, "W_k": X.T @ dK, "W_v": X.T @ dV}
-
-
-def plot_attention_during_training(snapshots, watch, *, layer: int = 2, axes=None):
-    """Small multiples: one heatmap per watched sentence, one row per recorded step.
-
-    Parameters
-    ----------
-    snapshots : dict
-        ``TrainingResult.snapshots``: ``{step: (w1_it, w2_it)}``.
-    watch : list of Example
-        The sentences the snapshots were recorded for.
-    layer : {1, 2}
-    axes : sequence of matplotlib Axes, optional (one per sentence)
-
-    Returns
-    -------
-    list of matplotlib.axes.Axes
-
-    Raises
-    ------
-    ValueError
-        If ``layer`` is not 1 or 2, or there are no snapshots.
-    """
-    import matplotlib.pyplot as plt
-
-    from .plotting import attention_heatmap
-
-    if layer not in (1, 2) or not snapshots:
-        raise ValueError(f"need layer 1 or 2 and at least one snapshot, got layer={layer}, {len(snapshots)} snapshots")
-    steps = sorted(snapshots)
-    if axes is None:
-        _, axes = plt.subplots(1, len(watch), figsize=(5.2 * len(watch), 0.42 * len(steps) + 1.8))
-        axes = np.atleast_1d(axes)
-    for i, (ex, ax) in enumerate(zip(watch, axes)):
-        rows = np.stack([snapshots[s][layer - 1][i] for s in steps])  # (n_steps, n)
-        attention_heatmap(rows, [f"step {s}" for s in steps], list(ex.tokens), ax=ax, vmax=1.0,
-                          title=f'"it" in: ...{" ".join(ex.tokens[-4:])}')
-        ax.set_ylabel("training step")
-        ax.set_xlabel("word")
-    return list(axes)
-
-
-def plot_weight_matrices(before: dict, after: dict, names, *, fmt: str = "{:.1f}"):
-    """Heatmaps of weight matrices, before (top row) and after (bottom row) training.
-
-    Parameters
-    ----------
-    before, after : dict of name -> ndarray (2-D)
-        For example ``TrainingResult.initial`` and ``CorefModel.matrices()``.
-    names : sequence of str
-        The matrices to show, in order.
-
-    Returns
-    -------
-    matplotlib.figure.Figure
-
-    Raises
-    ------
-    ValueError
-        If a name is missing or a matrix changed shape.
-    """
-    import matplotlib.pyplot as plt
-
-    from .plotting import CMAP
-
-    for name in names:
-        if name not in before or name not in after or before[name].shape != after[name].shape:
-            raise ValueError(f"matrix {name!r} must exist with the same shape before and after training")
-    fig, axes = plt.subplots(2, len(names), figsize=(2.6 * len(names) + 1.5, 7.5), squeeze=False,
-                             layout="constrained")
-    lim = max(float(np.abs(m[n]).max()) for m in (before, after) for n in names)
-    for row, (label, mats) in enumerate((("before", before), ("after", after))):
-        for col, name in enumerate(names):
-            ax, m = axes[row, col], mats[name]
-            im = ax.imshow(m, cmap=CMAP, vmin=-lim, vmax=lim, aspect="auto")
-            for (i, j), val in np.ndenumerate(m):
-                ax.text(j, i, fmt.format(val), ha="center", va="center", fontsize=7,
-                        color="black" if val > 0 else "white")
-            ax.set_title(f"{name} {label} {m.shape}", fontsize=9)
-            ax.set_xticks(range(m.shape[1]))
-            ax.set_yticks(range(m.shape[0]))
-            ax.set_xlabel("column (output)", fontsize=8)
-            ax.set_ylabel("row (input)", fontsize=8)
-    fig.colorbar(im, ax=axes, shrink=0.6)
-    return fig

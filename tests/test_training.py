@@ -1,6 +1,13 @@
-"""The coreference task, the training loop, the shipped weights and the hand-written gradients."""
+"""The coreference task, the model, the training loop, its metrics and the shipped weights.
+
+Expected values come from a NumPy forward pass written here from the module docstring of
+``selfattn.training`` (:func:`_hand_forward`), from hand-built examples with a known answer,
+or from the task's definition, never from the functions under test.
+"""
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 import pytest
@@ -12,6 +19,58 @@ from selfattn import coref, training
 # they come from the issue, not from the code under test.
 HELDOUT_ACCURACY_TARGET = 0.95
 HELDOUT_ATTENTION_TARGET = 0.5
+
+SHORT = 20  # steps of the short training run: far from converged, so the splits score differently
+WATCH_TEXTS = ("the cat sat on the mat because it was tired", "the cat sat on the mat because it was dirty")
+
+
+# --------------------------------------------------------------------------- an independent forward pass
+def _softmax_rows(s):
+    e = np.exp(s - s.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def _hand_forward(m, examples, mask_nouns=True):
+    """Logits and the attention rows of "it" in layers 1 and 2, from the matrices ``m`` alone.
+
+    Layer 1: h = x + softmax(x W_q1 (x W_k1)^T / sqrt(d_k)) x W_v1. Layer 2: queries from h,
+    keys and values from x, only nouns visible. Readout: the row of "it" times W_out.
+    """
+    ids = np.array([[coref.WORDS.index(t) for t in ex.tokens] for ex in examples])  # (B, n)
+    it = np.array([ex.it_pos for ex in examples])  # (B,)
+    rows = np.arange(len(examples))
+    x = m["embedding"][ids]  # (B, n, d)
+    root_dk = math.sqrt(m["gather.W_q"].shape[1])
+    a1 = _softmax_rows((x @ m["gather.W_q"]) @ (x @ m["gather.W_k"]).transpose(0, 2, 1) / root_dk)
+    h = x + a1 @ (x @ m["gather.W_v"])  # (B, n, d)
+    s2 = (h @ m["point.W_q"]) @ (x @ m["point.W_k"]).transpose(0, 2, 1) / root_dk  # (B, n, n)
+    if mask_nouns:
+        is_noun = np.array([[t in coref.NOUNS for t in ex.tokens] for ex in examples])  # (B, n)
+        s2 = np.where(is_noun[:, None, :], s2, -np.inf)
+    a2 = _softmax_rows(s2)
+    out = a2 @ (x @ m["point.W_v"])  # (B, n, d)
+    return out[rows, it] @ m["W_out"], a1[rows, it], a2[rows, it]  # (B, nouns), (B, n), (B, n)
+
+
+def _hand_metrics(m, examples):
+    """(accuracy, mean layer-2 weight on the referent), computed from the hand forward pass."""
+    logits, _, a2 = _hand_forward(m, examples)
+    target = np.array([coref.NOUNS.index(ex.referent) for ex in examples])
+    ref_pos = np.array([ex.referent_pos for ex in examples])
+    acc = float(np.mean(logits.argmax(axis=-1) == target))
+    return acc, float(a2[np.arange(len(examples)), ref_pos].mean())
+
+
+@pytest.fixture(scope="module")
+def short_run():
+    watch = [coref.make_example(t) for t in WATCH_TEXTS]
+    result = training.train_coreference(seed=0, steps=SHORT, watch=watch, snapshot_steps=[0, 5, SHORT])
+    return result, watch
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    return training.load_pretrained()
 
 
 # --------------------------------------------------------------------------- task
@@ -43,129 +102,43 @@ def test_make_example_rejects_sentence_without_it():
         coref.make_example("the cat sat on the mat")
 
 
+@pytest.mark.parametrize("sentence", [123, None, ["the", "cat", 5]])
+def test_make_example_rejects_what_is_not_a_sentence(sentence):
+    with pytest.raises(ValueError, match=r"sentence must"):
+        coref.make_example(sentence)
+
+
+@pytest.mark.parametrize("tokens", ["the cat", 7, ["the", None]])
+def test_encode_rejects_a_string_or_non_words_instead_of_reading_letters(tokens):
+    with pytest.raises(ValueError, match=r"tokens must"):
+        coref.encode(tokens)
+
+
 def test_batch_rejects_sentences_of_different_lengths():
     a = coref.make_example("the cat sat on the mat because it was tired", "cat")
     b = coref.make_example("the cat sat because it was tired", "cat")
-    with pytest.raises(ValueError, match=r"lengths \[7, 10\]"):
+    with pytest.raises(ValueError, match=r"examples must be sentences of one length .* lengths \[7, 10\]"):
         training.batch([a, b])
 
 
-# --------------------------------------------------------------------------- training
-def test_loss_goes_down_over_a_few_steps():
-    result = training.train_coreference(seed=0, steps=20)
-    assert np.mean(result.losses[-5:]) < 0.8 * result.losses[0]
+def test_batch_rejects_an_empty_list():
+    with pytest.raises(ValueError, match="examples is empty"):
+        training.batch([])
 
 
-def test_same_seed_gives_same_weights_and_another_seed_does_not():
-    a = training.train_coreference(seed=3, steps=10).model.matrices()
-    b = training.train_coreference(seed=3, steps=10).model.matrices()
-    c = training.train_coreference(seed=4, steps=10).model.matrices()
-    assert all(np.array_equal(a[k], b[k]) for k in a)
-    assert not np.allclose(a["point.W_q"], c["point.W_q"])
-
-
-def test_train_coreference_unpacks_as_model_and_heldout_accuracy():
-    model, acc = training.train_coreference(seed=0, steps=2)
-    assert isinstance(model, training.CorefModel) and 0.0 <= acc <= 1.0
-
-
-def test_train_coreference_rejects_bad_settings():
-    with pytest.raises(ValueError, match="lr=0"):
-        training.train_coreference(lr=0)
-
-
-def test_a_single_attention_layer_query_of_it_ignores_the_adjective():
-    # Why the model needs two layers: without layer 1, the query of "it" is x_it @ W_q,
-    # identical for "tired" and "dirty".
-    model = training.load_pretrained()
-    ids = torch.tensor([coref.encode(coref.tokenize(s)) for s in (
-        "the cat sat on the mat because it was tired", "the cat sat on the mat because it was dirty")])
-    x = torch.nn.functional.one_hot(ids, len(coref.WORDS)).double() @ model.embedding  # (2, 10, d)
-    q_one_layer = x[:, 7] @ model.point.W_q  # (2, d_k)
-    assert torch.equal(q_one_layer[0], q_one_layer[1])
-
-
-# --------------------------------------------------------------------------- shipped weights
-def test_shipped_weights_are_small():
-    assert training.WEIGHTS_PATH.stat().st_size < 16_000
-
-
-def test_shipped_weights_reach_the_issue_targets_on_heldout_sentences():
-    model = training.load_pretrained()
-    _, heldout = coref.split()
-    # Independent evaluation: argmax of the logits and the weight on the referent, computed here.
-    ids, it_pos, target, ref_pos = training.batch(heldout)
+# --------------------------------------------------------------------------- the model
+@pytest.mark.parametrize("mask_nouns", [True, False])
+def test_model_computes_the_forward_pass_of_the_module_docstring(mask_nouns):
+    model = training.CorefModel(seed=2, mask_nouns=mask_nouns)
+    examples = coref.split()[1][::40]
+    ids, it_pos, _, _ = training.batch(examples)
     with torch.no_grad():
-        logits, _, w2 = model(ids, it_pos)
-    rows = torch.arange(len(heldout))
-    acc = (logits.argmax(-1) == target).double().mean().item()
-    att = w2[rows, it_pos, ref_pos].mean().item()
-    assert acc >= HELDOUT_ACCURACY_TARGET
-    assert att >= HELDOUT_ATTENTION_TARGET
-    assert training.accuracy(model, heldout) == pytest.approx(acc)
-    assert training.mean_attention_to_referent(model, heldout) == pytest.approx(att)
-
-
-def test_retraining_with_seed_0_reproduces_the_shipped_weights():
-    shipped = training.load_pretrained().matrices()
-    retrained = training.train_coreference(seed=0).model.matrices()
-    for name in shipped:
-        np.testing.assert_allclose(retrained[name], shipped[name], rtol=1e-6, atol=1e-9, err_msg=name)
-
-
-def test_load_weights_names_a_wrong_shape(tmp_path):
-    bad = training.load_pretrained().matrices()
-    bad["W_out"] = bad["W_out"][:, :3]
-    np.savez(tmp_path / "bad.npz", **bad)
-    with pytest.raises(ValueError, match=r"W_out .* shape \(8, 3\), expected \(8, 12\)"):
-        training.load_weights(tmp_path / "bad.npz")
-
-
-def test_it_attention_accepts_unknown_words_and_any_length():
-    r = training.it_attention(training.load_pretrained(), "the cat sat because it was purple")
-    assert r["tokens"][-1] == "purple" and r["layer2"].shape == (7,)
-    assert r["layer2"].sum() == pytest.approx(1.0)
-
-
-# --------------------------------------------------------------------------- gradients by hand
-def _torch_loss(X, W_q, W_k, W_v, Y):
-    q, k, v = X @ W_q, X @ W_k, X @ W_v
-    a = torch.softmax(q @ k.T / W_q.shape[1] ** 0.5, dim=-1)
-    return 0.5 * ((a @ v - Y) ** 2).sum() / X.shape[0]
-
-
-def test_numpy_gradients_equal_torch_autograd():
-    rng = np.random.default_rng(7)
-    X, Y = rng.normal(size=(4, 3)), rng.normal(size=(4, 2))
-    Ws = {"W_q": rng.normal(size=(3, 2)), "W_k": rng.normal(size=(3, 2)), "W_v": rng.normal(size=(3, 2))}
-    loss, grads = training.attention_grads_numpy(X, Ws["W_q"], Ws["W_k"], Ws["W_v"], Y)
-    tw = {k: torch.tensor(v, requires_grad=True) for k, v in Ws.items()}
-    t_loss = _torch_loss(torch.tensor(X), tw["W_q"], tw["W_k"], tw["W_v"], torch.tensor(Y))
-    t_loss.backward()
-    assert loss == pytest.approx(t_loss.item(), rel=1e-12)
-    for k in Ws:
-        np.testing.assert_allclose(grads[k], tw[k].grad.numpy(), rtol=1e-9, atol=1e-12, err_msg=k)
-
-
-def test_one_numpy_gradient_step_equals_torch_sgd_step():
-    rng = np.random.default_rng(1)
-    X, Y = rng.normal(size=(3, 4)), rng.normal(size=(3, 2))
-    Ws = [rng.normal(size=(4, 2)) for _ in range(3)]
-    lr = 0.1
-    _, grads = training.attention_grads_numpy(X, *Ws, Y)
-    stepped = [W - lr * grads[k] for W, k in zip(Ws, ("W_q", "W_k", "W_v"))]
-    params = [torch.tensor(W, requires_grad=True) for W in Ws]
-    opt = torch.optim.SGD(params, lr=lr)
-    _torch_loss(torch.tensor(X), *params, torch.tensor(Y)).backward()
-    opt.step()
-    for mine, theirs in zip(stepped, params):
-        np.testing.assert_allclose(mine, theirs.detach().numpy(), rtol=1e-12, atol=1e-12)
-
-
-def test_attention_grads_numpy_names_mismatched_shapes():
-    with pytest.raises(ValueError, match=r"Y must have shape \(n, d_v\) = \(3, 2\), got \(3, 5\)"):
-        training.attention_grads_numpy(np.ones((3, 4)), np.ones((4, 2)), np.ones((4, 2)), np.ones((4, 2)),
-                                       np.ones((3, 5)))
+        logits, w1, w2 = model(ids, it_pos)
+    rows = torch.arange(len(examples))
+    hand_logits, hand_a1, hand_a2 = _hand_forward(model.matrices(), examples, mask_nouns)
+    np.testing.assert_allclose(logits.numpy(), hand_logits, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(w1[rows, it_pos].numpy(), hand_a1, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(w2[rows, it_pos].numpy(), hand_a2, rtol=1e-10, atol=1e-12)
 
 
 def test_without_the_noun_mask_it_may_attend_to_non_nouns():
@@ -180,9 +153,210 @@ def test_without_the_noun_mask_it_may_attend_to_non_nouns():
     assert w_unmasked[-1].item() > 0.0 and w_unmasked[nouns].sum().item() < 1.0
 
 
-def test_training_restores_the_callers_torch_settings():
-    import torch
+@pytest.mark.parametrize("kwargs, message", [
+    ({"d_model": 0}, r"d_model must be .*got 0"),
+    ({"d_k": 0}, r"d_k must be .*got 0"),
+    ({"d_k": 1.5}, r"d_k must be .*got 1.5"),
+    ({"seed": None}, r"seed must be a whole number such as 0, got None"),
+    ({"seed": True}, r"seed must be .*got True"),
+    ({"seed": -1}, r"seed must be .*got -1"),
+    ({"mask_nouns": "no"}, r"mask_nouns must be True or False, got 'no'"),
+])
+def test_coref_model_rejects_bad_settings(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        training.CorefModel(**kwargs)
 
+
+# --------------------------------------------------------------------------- metrics
+class _FixedModel:
+    """A stand-in model with known outputs: it always answers "cat", and "it" puts 0.7 on
+    position 1, 0.2 on position 5 and 0.1 on the last word."""
+
+    def __call__(self, ids, it_pos):
+        batch_size, n = ids.shape
+        logits = torch.zeros(batch_size, len(coref.NOUNS), dtype=torch.float64)
+        logits[:, coref.NOUNS.index("cat")] = 1.0
+        w2 = torch.zeros(batch_size, n, n, dtype=torch.float64)
+        w2[torch.arange(batch_size), it_pos, 1] = 0.7
+        w2[torch.arange(batch_size), it_pos, 5] = 0.2
+        w2[torch.arange(batch_size), it_pos, n - 1] = 0.1
+        return logits, None, w2
+
+
+HAND_BUILT = [
+    coref.make_example("the cat sat on the mat because it was tired", "cat"),  # answered right, 0.7
+    coref.make_example("the cat sat on the mat because it was dirty", "mat"),  # wrong, 0.2
+    coref.make_example("the rug was under the dog because it was hungry", "dog"),  # wrong, 0.2
+]
+
+
+def test_accuracy_is_the_share_of_right_answers_on_a_hand_built_set():
+    assert training.accuracy(_FixedModel(), HAND_BUILT) == pytest.approx(1 / 3)
+    assert training.accuracy(_FixedModel(), HAND_BUILT[:1]) == 1.0
+    assert training.accuracy(_FixedModel(), HAND_BUILT[1:]) == 0.0
+
+
+def test_mean_attention_to_referent_reads_the_referents_position_on_a_hand_built_set():
+    expected = (0.7 + 0.2 + 0.2) / 3
+    assert training.mean_attention_to_referent(_FixedModel(), HAND_BUILT) == pytest.approx(expected)
+    assert training.evaluate(_FixedModel(), HAND_BUILT) == {
+        "accuracy": pytest.approx(1 / 3), "attention": pytest.approx(expected)}
+
+
+METRICS = [training.accuracy, training.mean_attention_to_referent, training.evaluate]
+
+
+@pytest.mark.parametrize("metric", METRICS)
+@pytest.mark.parametrize("bad", [
+    coref.make_example("the cat sat on the mat because it was tired"),  # no referent
+    coref.make_example("the cat sat on the mat because it was tired", "sat"),  # not a noun
+    coref.Example(tuple(WATCH_TEXTS[0].split()), 7, "cat", 5),  # position of another word
+])
+def test_metrics_name_an_example_without_a_referent_noun(metric, bad):
+    with pytest.raises(ValueError, match=r"examples\[1\] \('the cat sat on the mat because it was tired'\) "
+                                         r"has no referent noun"):
+        metric(_FixedModel(), [HAND_BUILT[0], bad])
+
+
+def test_metrics_reject_an_empty_list():
+    with pytest.raises(ValueError, match="examples is empty"):
+        training.accuracy(_FixedModel(), [])
+
+
+# --------------------------------------------------------------------------- training
+def test_loss_goes_down_over_a_few_steps(short_run):
+    result, _ = short_run
+    assert np.mean(result.losses[-5:]) < 0.8 * result.losses[0]
+
+
+def test_first_loss_is_the_cross_entropy_of_the_initial_model():
+    train, _ = coref.split()
+    result = training.train_coreference(seed=1, steps=2, batch_size=len(train))  # one batch: every sentence
+    logits, _, _ = _hand_forward(result.initial, train)
+    target = np.array([coref.NOUNS.index(ex.referent) for ex in train])
+    log_p = logits - logits.max(axis=1, keepdims=True)
+    log_p -= np.log(np.exp(log_p).sum(axis=1, keepdims=True))
+    assert result.losses[0] == pytest.approx(-log_p[np.arange(len(train)), target].mean(), rel=1e-10)
+    assert result.losses[1] < result.losses[0]
+
+
+def test_heldout_metrics_are_measured_on_the_heldout_split(short_run):
+    result, _ = short_run
+    train, heldout = coref.split()
+    m = result.model.matrices()
+    acc_heldout, att_heldout = _hand_metrics(m, heldout)
+    acc_train, att_train = _hand_metrics(m, train)
+    assert acc_heldout != pytest.approx(acc_train) and att_heldout != pytest.approx(att_train)  # can tell
+    assert result.heldout_accuracy == pytest.approx(acc_heldout, abs=1e-12)
+    assert result.heldout_attention == pytest.approx(att_heldout, rel=1e-10)
+
+
+def test_train_accuracy_is_measured_on_the_training_split(short_run):
+    result, _ = short_run
+    train, heldout = coref.split()
+    m = result.model.matrices()
+    acc_train, acc_heldout = _hand_metrics(m, train)[0], _hand_metrics(m, heldout)[0]
+    assert acc_train != pytest.approx(acc_heldout)  # the test can tell the splits apart
+    assert result.train_accuracy == pytest.approx(acc_train, abs=1e-12)
+
+
+def test_train_coreference_unpacks_as_model_and_heldout_accuracy(short_run):
+    result, _ = short_run
+    model, acc = result
+    assert model is result.model
+    assert acc == pytest.approx(_hand_metrics(model.matrices(), coref.split()[1])[0], abs=1e-12)
+
+
+def test_snapshots_hold_the_attention_of_it_before_and_after_training(short_run):
+    result, watch = short_run
+    assert sorted(result.snapshots) == [0, 5, SHORT]
+    for step, m in ((0, result.initial), (SHORT, result.model.matrices())):
+        _, a1, a2 = _hand_forward(m, watch)
+        w1, w2 = result.snapshots[step]
+        np.testing.assert_allclose(w1, a1, rtol=1e-10, atol=1e-12, err_msg=f"layer 1, step {step}")
+        np.testing.assert_allclose(w2, a2, rtol=1e-10, atol=1e-12, err_msg=f"layer 2, step {step}")
+    assert not np.allclose(result.snapshots[0][1], result.snapshots[SHORT][1])  # training moved them
+
+
+def test_snapshot_at_step_k_shows_the_model_after_k_updates(short_run):
+    result, watch = short_run
+    after_5 = training.train_coreference(seed=0, steps=5).model.matrices()
+    _, a1, a2 = _hand_forward(after_5, watch)
+    np.testing.assert_allclose(result.snapshots[5][0], a1, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(result.snapshots[5][1], a2, rtol=1e-9, atol=1e-12)
+
+
+def test_same_seed_gives_same_weights_and_another_seed_does_not():
+    a = training.train_coreference(seed=3, steps=10).model.matrices()
+    b = training.train_coreference(seed=3, steps=10).model.matrices()
+    c = training.train_coreference(seed=4, steps=10).model.matrices()
+    assert all(np.array_equal(a[k], b[k]) for k in a)
+    assert not np.allclose(a["point.W_q"], c["point.W_q"])
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"lr": 0}, r"lr must be positive, got 0"),
+    ({"lr": -0.1}, r"lr must be positive, got -0.1"),
+    ({"lr": float("inf")}, r"lr must be a finite number, got inf"),
+    ({"lr": float("nan")}, r"lr must be a finite number, got nan"),
+    ({"lr": "0.1"}, r"lr must be a finite number, got '0.1'"),
+    ({"lr": True}, r"lr must be a finite number, got True"),
+    ({"steps": -1}, r"steps must be .*got -1"),
+    ({"steps": 2.5}, r"steps must be .*got 2.5"),
+    ({"batch_size": 0}, r"batch_size must be .*got 0"),
+    ({"seed": None}, r"seed must be a whole number such as 0, got None"),
+    ({"seed": True}, r"seed must be .*got True"),
+    ({"d_k": 0}, r"d_k must be .*got 0"),
+    ({"mask_nouns": "no"}, r"mask_nouns must be True or False"),
+    ({"steps": 10, "snapshot_steps": [0, 11], "watch": [coref.make_example(WATCH_TEXTS[0])]},
+     r"snapshot_steps must lie between 0 and steps=10, got \[0, 11\]"),
+    ({"steps": 10, "snapshot_steps": [0, 5]}, r"snapshot_steps=\[0, 5\] records .* but watch is empty"),
+    ({"snapshot_steps": 5, "watch": [coref.make_example(WATCH_TEXTS[0])]}, r"snapshot_steps must be a list"),
+    ({"snapshot_steps": [0], "watch": [coref.make_example(WATCH_TEXTS[0]), coref.make_example("it was old")]},
+     r"watch must be sentences of one length"),
+])
+def test_train_coreference_rejects_bad_settings(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        training.train_coreference(**{"steps": 1, **kwargs})
+
+
+def test_a_learning_rate_that_overflows_stops_training_at_the_step_where_it_happens():
+    with pytest.raises(ValueError, match=r"at step 1, training diverged: lr=1e\+200 is too large; "
+                                         r"try a smaller lr, such as the default 0.05"):
+        training.train_coreference(seed=0, steps=5, lr=1e200)
+
+
+def test_a_loss_that_becomes_nan_stops_training_with_the_step(monkeypatch):
+    real = torch.nn.functional.cross_entropy
+    calls = []
+
+    def nan_at_step_3(logits, target):  # the fourth mini-batch gives a NaN loss
+        calls.append(None)
+        return real(logits, target) * (float("nan") if len(calls) == 4 else 1.0)
+
+    monkeypatch.setattr(torch.nn.functional, "cross_entropy", nan_at_step_3)
+    with pytest.raises(ValueError, match=r"the loss at step 3 is not finite .*training diverged: lr=0.05"):
+        training.train_coreference(seed=0, steps=6)
+
+
+def test_a_weight_that_becomes_nan_stops_training_with_its_name(monkeypatch):
+    real_step = torch.optim.Adam.step
+    calls = []
+
+    def nan_in_w_out_at_step_2(self, *args, **kwargs):
+        out = real_step(self, *args, **kwargs)
+        calls.append(None)
+        if len(calls) == 3:
+            with torch.no_grad():
+                self.param_groups[0]["params"][1][0, 0] = float("nan")  # W_out, the second parameter
+        return out
+
+    monkeypatch.setattr(torch.optim.Adam, "step", nan_in_w_out_at_step_2)
+    with pytest.raises(ValueError, match=r"the weight matrix W_out after step 2 is not finite"):
+        training.train_coreference(seed=0, steps=3)  # step 2 is the last: no later loss would show it
+
+
+def test_training_restores_the_callers_torch_settings():
     before = (torch.are_deterministic_algorithms_enabled(), torch.get_num_threads())
     torch.set_num_threads(2)
     try:
@@ -191,3 +365,76 @@ def test_training_restores_the_callers_torch_settings():
         assert torch.are_deterministic_algorithms_enabled() == before[0]
     finally:
         torch.set_num_threads(before[1])
+
+
+# --------------------------------------------------------------------------- shipped weights
+def test_shipped_weights_are_small():
+    assert training.WEIGHTS_PATH.stat().st_size < 16_000
+
+
+def test_shipped_weights_reach_the_issue_targets_on_heldout_sentences(shipped):
+    _, heldout = coref.split()
+    acc, att = _hand_metrics(shipped.matrices(), heldout)
+    assert acc >= HELDOUT_ACCURACY_TARGET
+    assert att >= HELDOUT_ATTENTION_TARGET
+    assert training.accuracy(shipped, heldout) == pytest.approx(acc, abs=1e-12)
+    assert training.mean_attention_to_referent(shipped, heldout) == pytest.approx(att, rel=1e-10)
+
+
+def test_retraining_with_seed_0_reproduces_the_shipped_weights(shipped):
+    stored = shipped.matrices()
+    retrained = training.train_coreference(seed=0).model.matrices()
+    for name in stored:
+        np.testing.assert_allclose(retrained[name], stored[name], rtol=1e-6, atol=1e-9, err_msg=name)
+
+
+def test_gather_layer_lets_the_adjective_steer_the_query_of_it(shipped):
+    # Why the model needs two layers: the query of "it" must depend on the adjective, which only
+    # layer 1 can bring to the position of "it". After "tired" the query must score the animal
+    # key above the object key, after "dirty" the other way round (the task's definition).
+    pv = training.point_layer_vectors(shipped)  # template "the {animal} sat on the {object} ..."
+    k_cat, k_mat = pv["keys"][pv["nouns"].index("cat")], pv["keys"][pv["nouns"].index("mat")]
+    for adjective, q in zip(pv["adjectives"], pv["queries"]):
+        prefers_cat = q @ k_cat > q @ k_mat
+        assert prefers_cat == (adjective in coref.ANIMAL_ADJECTIVES), adjective
+
+
+def test_load_weights_names_a_wrong_shape(tmp_path, shipped):
+    bad = shipped.matrices()
+    bad["W_out"] = bad["W_out"][:, :3]
+    np.savez(tmp_path / "bad.npz", **bad)
+    with pytest.raises(ValueError, match=r"W_out .* shape \(8, 3\), expected \(8, 12\)"):
+        training.load_weights(tmp_path / "bad.npz")
+
+
+def test_load_weights_names_a_matrix_holding_nan(tmp_path, shipped):
+    bad = shipped.matrices()
+    bad["point.W_k"][3, 1] = np.nan
+    np.savez(tmp_path / "bad.npz", **bad)
+    with pytest.raises(ValueError, match=r"point.W_k in .*bad.npz contains 1 non-finite"):
+        training.load_weights(tmp_path / "bad.npz")
+
+
+def test_predict_answers_each_sentence_like_the_hand_forward_pass(shipped):
+    examples = coref.split()[1][::50]
+    hand_logits, _, hand_a2 = _hand_forward(shipped.matrices(), examples)
+    for (noun, p, w2), logits, a2 in zip(training.predict(shipped, examples), hand_logits, hand_a2):
+        assert noun == coref.NOUNS[int(np.argmax(logits))]
+        np.testing.assert_allclose(p, _softmax_rows(logits), rtol=1e-10)
+        np.testing.assert_allclose(w2, a2, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"animal": "mat"}, r"unknown animal 'mat'"),
+    ({"obj": "unicorn"}, r"unknown obj 'unicorn'"),
+    ({"template": "the {animal} and the {object} were {adjective}"}, r"the sentence needs the word 'it'"),
+])
+def test_point_layer_vectors_rejects_bad_sentences(shipped, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        training.point_layer_vectors(shipped, **kwargs)
+
+
+def test_it_attention_accepts_unknown_words_and_any_length(shipped):
+    r = training.it_attention(shipped, "the cat sat because it was purple")
+    assert r["tokens"][-1] == "purple" and r["layer2"].shape == (7,)
+    assert r["layer2"].sum() == pytest.approx(1.0)

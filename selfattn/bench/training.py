@@ -17,6 +17,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=3, help="training runs to time (default 3)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
+    if args.repeats < 1 or args.seed < 0:
+        parser.error(f"need --repeats >= 1 and --seed >= 0, got --repeats {args.repeats} --seed {args.seed}")
 
     from selfattn.training import train_coreference
 
@@ -29,4 +31,6 @@ def main(argv: list[str] | None = None) -> int:
     print(f"training time, median of {args.repeats}: {median:.2f} s (target <= 10 s)")
     print(f"held-out accuracy: {result.heldout_accuracy:.4f} (target >= 0.95)")
     print(f'held-out mean attention "it" -> right noun: {result.heldout_attention:.4f} (target >= 0.5)')
+    print(f"training accuracy: {result.train_accuracy:.4f}; "
+          f"loss {result.losses[0]:.3f} at the first step, {result.losses[-1]:.3f} at the last")
     return 0
