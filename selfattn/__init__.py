@@ -6,12 +6,13 @@ One small module per concept, mirroring the chapters:
 * :mod:`selfattn.heads`: ``split_heads``, ``merge_heads``, ``MultiHeadAttention``;
 * :mod:`selfattn.example`: the running example "The cat sat on the mat because it was tired";
 * :mod:`selfattn.plotting`: heatmaps and bar charts (needs matplotlib);
-* :mod:`selfattn.display`: labelled tables of intermediate matrices;
+* :mod:`selfattn.display`: tables of labelled matrices and of records (one renderer);
 * :mod:`selfattn.dotproduct`: the dot product as lengths and an angle (chapters Query, Key);
-* :mod:`selfattn.scaling`: why scores are divided by sqrt(d_k), by experiment;
+* :mod:`selfattn.scale`: why the scores are scaled by 1/sqrt(d_k), by experiment;
 * :mod:`selfattn.widgets`: the attention explorer (anywidget; runs in the browser);
 * :mod:`selfattn.exercises`: checks that tell a learner what is wrong, in plain words;
-* :mod:`selfattn.sizing`: the verified model table, parameter, FLOP and memory counts;
+* :mod:`selfattn.sizing`: parameter, FLOP and memory counts of a model or one attention layer;
+* :mod:`selfattn.models`: the model table, each number checked, and where the article errs;
 * :mod:`selfattn.blockwise`: memory-efficient attention with an online softmax;
 * :mod:`selfattn.nn`: PyTorch twins of the layers (needs torch);
 * :mod:`selfattn.coref`, :mod:`selfattn.training`: the "it" coreference task and its trained model;

@@ -1,19 +1,94 @@
-"""Small labelled tables for notebooks: every intermediate of attention, readable at a glance.
+"""Tables for notebooks: labelled matrices and lists of records, readable at a glance.
 
-pandas is not a dependency of the course, so :func:`table` builds the table
-itself. The result renders as an HTML table in JupyterLab and in the book, and
-as aligned plain text everywhere else (a terminal, a doctest, ``print``).
+pandas is not a dependency of the course, so this module builds its tables
+itself. Two ways in, one renderer:
+
+* :func:`table` shows a matrix (every intermediate of attention) with named
+  rows and columns;
+* :func:`record_table` shows a list of dicts (the model table, parameter
+  counts, the steps of an online softmax), one row per dict.
+
+Both return a :class:`Table`, which renders as an HTML table in JupyterLab and
+in the book, and as aligned plain text everywhere else (a terminal, a
+doctest, ``print``).
 """
 
 from __future__ import annotations
 
 import html
+import numbers
 
 import numpy as np
 
-__all__ = ["Table", "table"]
+from . import _checks
+
+__all__ = ["Table", "table", "record_table"]
 
 
+class Table:
+    """Rows of cells under a header, rendered as HTML or as aligned text.
+
+    Built by :func:`table` and :func:`record_table`; every cell is already a
+    string, so the two renderings show the same characters.
+
+    Attributes
+    ----------
+    header : list of str
+        One heading per column.
+    rows : list of list of str
+        The cells, row by row.
+    right : list of bool
+        Per column: right-aligned (numbers) or left-aligned (text, labels).
+    labels : bool
+        The first column holds row labels (HTML header cells).
+    marked : set of (int, int)
+        ``(row, column)`` of cells shown in bold (``*`` in plain text).
+    caption : str or None
+        A title shown above the table.
+    """
+
+    def __init__(self, header, rows, right, *, labels=False, marked=(), caption=None):
+        self.header = list(header)
+        self.rows = [list(r) for r in rows]
+        self.right = list(right)
+        self.labels = labels
+        self.marked = set(marked)
+        self.caption = None if caption is None else str(caption)
+
+    def __repr__(self) -> str:
+        shown = [[c + "*" if (i, j) in self.marked else c for j, c in enumerate(row)]
+                 for i, row in enumerate(self.rows)]
+        widths = [max(len(r[j]) for r in [self.header] + shown) for j in range(len(self.header))]
+
+        def line(cells):
+            return "  ".join(c.rjust(w) if right else c.ljust(w)
+                             for c, w, right in zip(cells, widths, self.right)).rstrip()
+
+        lines = [self.caption] if self.caption else []
+        return "\n".join(lines + [line(self.header)] + [line(r) for r in shown])
+
+    def _repr_html_(self) -> str:
+        def cell(tag, text, j, bold=False):
+            style = "" if self.right[j] else ' style="text-align:left"'
+            text = f"<b>{html.escape(text)}</b>" if bold else html.escape(text)
+            return f"<{tag}{style}>{text}</{tag}>"
+
+        out = ['<table class="selfattn-table" style="text-align:right">']
+        if self.caption:
+            out.append(f"<caption>{html.escape(self.caption)}</caption>")
+        out.append("<thead><tr>" + "".join(cell("th", h, j) for j, h in enumerate(self.header))
+                   + "</tr></thead><tbody>")
+        for i, row in enumerate(self.rows):
+            cells = (cell("th" if j == 0 and self.labels else "td", c, j, (i, j) in self.marked)
+                     for j, c in enumerate(row))
+            out.append("<tr>" + "".join(cells) + "</tr>")
+        out.append("</tbody></table>")
+        return "".join(out)
+
+
+# --------------------------------------------------------------------------- #
+# a labelled matrix
+# --------------------------------------------------------------------------- #
 def _fmt(x: float, digits: int) -> str:
     s = f"{x:.{digits}f}"
     if s.startswith("-") and float(s) == 0.0:  # "-0.00" reads like a sign error
@@ -21,69 +96,24 @@ def _fmt(x: float, digits: int) -> str:
     return s
 
 
-class Table:
-    """A matrix with row and column labels; built by :func:`table`.
+def _labels(labels, name: str, n: int, what: str, shape: tuple) -> list[str]:
+    """``labels`` as strings, one per row (or column); ``0, 1, ...`` by default."""
+    if labels is None:
+        return [str(i) for i in range(n)]
+    labels = _checks.sequence(labels, name, f"labels, one per {what}")
+    if len(labels) != n:
+        raise ValueError(f"{len(labels)} {what} labels for a matrix with {n} {what}(s) (shape {shape})")
+    return [str(lab) for lab in labels]
 
-    Attributes
-    ----------
-    values : numpy.ndarray, shape (n_rows, n_cols)
-    row_labels, col_labels : list of str
-    digits : int
-    caption : str or None
-    highlight_max : bool
-    """
 
-    def __init__(self, values, row_labels, col_labels, digits, caption, highlight_max):
-        self.values = values
-        self.row_labels = row_labels
-        self.col_labels = col_labels
-        self.digits = digits
-        self.caption = caption
-        self.highlight_max = highlight_max
-
-    def _cells(self) -> list[list[str]]:
-        return [[_fmt(x, self.digits) for x in row] for row in self.values]
-
-    def _row_max(self) -> list[set]:
-        """Column indices of each row's largest entry (ties included; none if the row is constant)."""
-        tops = []
-        for row in self.values:
-            at_max = np.isclose(row, row.max(), rtol=0.0, atol=1e-12)
-            tops.append(set() if at_max.all() else {int(j) for j in np.flatnonzero(at_max)})
-        return tops
-
-    def __repr__(self) -> str:
-        cells = self._cells()
-        if self.highlight_max:  # mark the largest entry of each row with "*"
-            for r, top in zip(cells, self._row_max()):
-                for j in top:
-                    r[j] += "*"
-        header = [""] + self.col_labels
-        body = [[lab] + r for lab, r in zip(self.row_labels, cells)]
-        widths = [max(len(row[c]) for row in [header] + body) for c in range(len(header))]
-        lines = [self.caption] if self.caption else []
-        def line(row):  # labels left-aligned, numbers right-aligned
-            return "  ".join([row[0].ljust(widths[0])] + [c.rjust(w) for c, w in zip(row[1:], widths[1:])])
-
-        lines.append(line(header).rstrip())
-        lines += [line(row).rstrip() for row in body]
-        return "\n".join(lines)
-
-    def _repr_html_(self) -> str:
-        e = html.escape
-        cells = self._cells()
-        top = self._row_max() if self.highlight_max else [set()] * len(cells)
-        out = ['<table class="selfattn-table" style="text-align:right">']
-        if self.caption:
-            out.append(f"<caption>{e(self.caption)}</caption>")
-        out.append("<thead><tr><th></th>" + "".join(f"<th>{e(c)}</th>" for c in self.col_labels)
-                   + "</tr></thead><tbody>")
-        for lab, row, j_top in zip(self.row_labels, cells, top):
-            tds = "".join(f"<td><b>{c}</b></td>" if j in j_top else f"<td>{c}</td>"
-                          for j, c in enumerate(row))
-            out.append(f"<tr><th>{e(lab)}</th>{tds}</tr>")
-        out.append("</tbody></table>")
-        return "".join(out)
+def _row_max(values: np.ndarray) -> set:
+    """``(row, column)`` of each row's largest entry (ties included; none if the row is constant)."""
+    top = set()
+    for i, row in enumerate(values):
+        at_max = np.isclose(row, row.max(), rtol=0.0, atol=1e-12)
+        if not at_max.all():
+            top |= {(i, int(j) + 1) for j in np.flatnonzero(at_max)}  # + 1: column 0 holds the labels
+    return top
 
 
 def table(matrix, row_labels=None, col_labels=None, digits: int = 2, caption: str | None = None,
@@ -92,8 +122,8 @@ def table(matrix, row_labels=None, col_labels=None, digits: int = 2, caption: st
 
     Parameters
     ----------
-    matrix : array_like, shape (n_rows, n_cols) or (n_cols,)
-        A 1-D input is shown as a single row.
+    matrix : array_like or torch.Tensor, shape (n_rows, n_cols) or (n_cols,)
+        A 1-D input is shown as a single row. NaN and inf are shown as they are.
     row_labels : sequence, optional
         One label per row (e.g. the tokens); defaults to ``0, 1, ...``.
     col_labels : sequence, optional
@@ -114,8 +144,9 @@ def table(matrix, row_labels=None, col_labels=None, digits: int = 2, caption: st
     Raises
     ------
     ValueError
-        If ``matrix`` is not 1-D or 2-D, holds no numbers, if the number of
-        labels does not match its shape, or if ``digits`` is negative.
+        If ``matrix`` is not 1-D or 2-D or does not hold real numbers, if the
+        number of labels does not match its shape, if ``digits`` is not a
+        whole number >= 0, or if ``highlight_max`` is not ``True`` or ``False``.
 
     Examples
     --------
@@ -133,21 +164,84 @@ def table(matrix, row_labels=None, col_labels=None, digits: int = 2, caption: st
     ...
     ValueError: 2 row labels for a matrix with 1 row(s) (shape (1, 2))
     """
-    m = np.asarray(matrix)
-    if m.dtype == np.bool_ or not np.issubdtype(m.dtype, np.number):
-        raise ValueError(f"matrix must hold numbers, got dtype {m.dtype}")
-    m = m.astype(float)
+    if _checks.is_tensor(matrix):
+        matrix = matrix.detach().cpu().numpy()
+    m = _checks.float_array(matrix, "matrix")
     if m.ndim == 1:
         m = m[None, :]  # (1, n_cols)
     if m.ndim != 2:
         raise ValueError(f"matrix must be 1-D or 2-D, got shape {m.shape}")
-    if isinstance(digits, bool) or not isinstance(digits, (int, np.integer)) or digits < 0:
-        raise ValueError(f"digits must be a non-negative integer, got {digits!r}")
-    n_rows, n_cols = m.shape
-    rows = [str(i) for i in range(n_rows)] if row_labels is None else [str(r) for r in row_labels]
-    cols = [str(j) for j in range(n_cols)] if col_labels is None else [str(c) for c in col_labels]
-    if len(rows) != n_rows:
-        raise ValueError(f"{len(rows)} row labels for a matrix with {n_rows} row(s) (shape {m.shape})")
-    if len(cols) != n_cols:
-        raise ValueError(f"{len(cols)} column labels for a matrix with {n_cols} column(s) (shape {m.shape})")
-    return Table(m, rows, cols, int(digits), caption, bool(highlight_max))
+    digits = _checks.positive_int(digits, "digits", minimum=0)
+    rows = _labels(row_labels, "row_labels", m.shape[0], "row", m.shape)
+    cols = _labels(col_labels, "col_labels", m.shape[1], "column", m.shape)
+    marked = _row_max(m) if _checks.flag(highlight_max, "highlight_max") and m.size else set()
+    cells = [[lab] + [_fmt(x, digits) for x in row] for lab, row in zip(rows, m)]
+    return Table([""] + cols, cells, [False] + [True] * len(cols), labels=True, marked=marked,
+                 caption=caption)
+
+
+# --------------------------------------------------------------------------- #
+# a list of records
+# --------------------------------------------------------------------------- #
+def _is_number(value) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
+
+
+def _cell(value) -> str:
+    """``None`` as ``?`` (not known); whole numbers of 10,000 and more with thousands separators."""
+    if value is None:
+        return "?"
+    if isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_)):
+        return f"{value:,}" if abs(value) >= 10_000 else str(value)
+    return str(value)
+
+
+def record_table(records, columns=None, caption: str | None = None) -> Table:
+    """Show a list of dicts as a table: one row per dict, one column per key.
+
+    Parameters
+    ----------
+    records : iterable of dict
+        The rows, e.g. :func:`selfattn.models.load_models`.
+    columns : sequence of str, optional
+        Which keys to show, in this order; defaults to every key, in the order
+        they first appear. A record without one of them shows ``?`` there.
+    caption : str, optional
+        A title shown above the table.
+
+    Returns
+    -------
+    Table
+        Renders as HTML in notebooks and in the book, as aligned text otherwise.
+        ``None`` is shown as ``?``; whole numbers from 10,000 up get thousands
+        separators; a column of numbers is right-aligned.
+
+    Raises
+    ------
+    ValueError
+        If ``records`` is not a list of dicts, or a column is in none of them
+        (a misspelt key would otherwise show a column of ``?``).
+
+    Examples
+    --------
+    >>> from selfattn.display import record_table
+    >>> record_table([{"model": "A", "d": 1}, {"model": "BB", "d": 22}])
+    model   d
+    A       1
+    BB     22
+    >>> record_table([{"model": "A", "params": 124439808}, {"model": "B", "params": None}], caption="Sizes")
+    Sizes
+    model       params
+    A      124,439,808
+    B                ?
+    """
+    records = _checks.records(records, "records")
+    keys = list(dict.fromkeys(k for r in records for k in r))
+    columns = keys if columns is None else _checks.sequence(columns, "columns", "keys")
+    unknown = [c for c in columns if c not in keys]
+    if records and unknown:
+        raise ValueError(f"column(s) {unknown} are in none of the records; their keys are {keys}")
+    right = [any(_is_number(r.get(c)) for r in records)
+             and all(_is_number(r.get(c)) or r.get(c) is None for r in records) for c in columns]
+    cells = [[_cell(r.get(c)) for c in columns] for r in records]
+    return Table([str(c) for c in columns], cells, right, caption=caption)

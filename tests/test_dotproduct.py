@@ -1,16 +1,16 @@
-"""Tests of selfattn.dotproduct: the dot product split into lengths and angle (hand-computed values)."""
+"""Tests of selfattn.dotproduct: the dot product split into lengths and angle (hand-computed values).
+
+The pictures (plot_query_and_keys, plot_dot_vs_angle) are tested in test_plotting.py.
+"""
 
 from __future__ import annotations
 
 import math
 
-import matplotlib
 import numpy as np
 import pytest
 
-matplotlib.use("Agg")
-
-from selfattn.dotproduct import dot_parts, plot_dot_vs_angle, plot_query_and_keys  # noqa: E402
+from selfattn.dotproduct import dot_parts
 
 
 def test_dot_parts_of_perpendicular_vectors_is_zero_at_90_degrees():
@@ -49,38 +49,21 @@ def test_dot_parts_has_no_angle_for_zero_vector():
     ([1.0, 2.0], [1.0, 2.0, 3.0], r"q \(2,\) and k \(3,\)"),
     ([[1.0, 2.0]], [1.0, 2.0], r"1-D\), got shape \(1, 2\)"),
     ([1.0, float("nan")], [1.0, 2.0], "NaN"),
+    ([1.0, 2.0], [1.0, float("inf")], r"^k contains 1 non-finite"),
+    ([True, False], [1.0, 0.0], r"^q must hold numbers, got dtype bool"),
+    ([1.0, 2.0], [1 + 1j, 0.0], r"^k must be real"),
+    (["a", "b"], [1.0, 0.0], r"^q must hold numbers"),
+    ([], [], r"^q must have at least one entry"),
+    (2.0, [1.0], r"^q must be one vector \(1-D\), got shape \(\)"),
 ])
 def test_dot_parts_rejects_bad_input_naming_shapes(q, k, msg):
     with pytest.raises(ValueError, match=msg):
         dot_parts(q, k)
 
 
-def test_plot_query_and_keys_labels_each_key_with_full_dot_product():
-    # the third dimension counts in the label even though only two are drawn: 1*0 + 0*0 + 2*3 = 6
-    ax = plot_query_and_keys([1.0, 0.0, 2.0], [[0.0, 1.0, 3.0]], ["x"])
-    assert "x  (q·k = 6.00)" in [t.get_text() for t in ax.texts]
-
-
-def test_plot_query_and_keys_rejects_mismatched_keys():
-    with pytest.raises(ValueError, match=r"shape \(m, 3\)"):
-        plot_query_and_keys([1.0, 0.0, 2.0], [[0.0, 1.0]], ["x"])
-    with pytest.raises(ValueError, match="2 labels for 1 keys"):
-        plot_query_and_keys([1.0, 0.0], [[0.0, 1.0]], ["x", "y"])
-
-
-def test_plot_dot_vs_angle_draws_cos_curves_scaled_by_lengths():
-    ax = plot_dot_vs_angle(2.0, [1.0, 3.0], marks=[("cat", 10.0, 4.0)])
-    y1, y3 = ax.lines[0].get_ydata(), ax.lines[1].get_ydata()
-    assert y1[0] == pytest.approx(2.0) and y1[-1] == pytest.approx(-2.0) and y1[90] == pytest.approx(0.0, abs=1e-12)
-    assert np.allclose(y3, 3 * y1)
-
-
-def test_plot_dot_vs_angle_rejects_negative_length():
-    with pytest.raises(ValueError, match="lengths must be >= 0"):
-        plot_dot_vs_angle(1.0, [-1.0])
-
-
-def test_plot_dot_vs_angle_moves_a_label_by_the_given_offset():
-    ax = plot_dot_vs_angle(1.0, [1.0], marks=[("a", 0.0, 1.0), ("b", 90.0, 0.0, (6, -14))])
-    offsets = {t.get_text(): t.xyann for t in ax.texts}
-    assert offsets == {"a": (6, 6), "b": (6, -14)}
+def test_dot_parts_of_float32_vectors_is_computed_in_float64():
+    # by hand, in Python floats (float64): three products of the float32 number nearest 0.1
+    x = float(np.float32(0.1))
+    p = dot_parts(np.full(3, 0.1, dtype=np.float32), np.full(3, 0.1, dtype=np.float32))
+    assert p.dot == pytest.approx(x * x * 3, rel=1e-15)
+    assert p.norm_q == pytest.approx(math.sqrt(3 * x * x), rel=1e-15)

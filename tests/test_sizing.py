@@ -7,11 +7,12 @@ the released checkpoints, typed in from the sources cited in the model table.
 
 from __future__ import annotations
 
-import csv
-
+import numpy as np
 import pytest
 
 from selfattn import sizing
+from selfattn.heads import check_divisible
+from selfattn.models import load_models
 
 torch = pytest.importorskip("torch")
 nn = torch.nn
@@ -138,11 +139,11 @@ def test_attention_sizing_quadratic_share_grows_with_sequence_length():
 
 @pytest.mark.parametrize("args, words", [
     ((768, 10, 1024), ["d_model=768", "n_heads=10", "not divisible"]),
-    ((768, 0, 1024), ["n_heads", "at least 1"]),
-    ((768, 12, 0), ["n", "at least 1"]),
-    ((768.0, 12, 16), ["d_model", "whole number"]),
+    ((768, 0, 1024), ["n_heads", "positive integer, got 0"]),
+    ((768, 12, 0), ["n must be", "positive integer, got 0"]),
+    ((768.0, 12, 16), ["d_model must be", "768.0"]),
     ((4, 8, 16), ["n_heads=8", "larger than d_model=4"]),
-    ((True, 1, 16), ["d_model", "whole number"]),
+    ((True, 1, 16), ["d_model must be", "True"]),
 ])
 def test_invalid_sizing_choices_raise_value_errors_that_name_the_numbers(args, words):
     with pytest.raises(ValueError) as err:
@@ -151,51 +152,93 @@ def test_invalid_sizing_choices_raise_value_errors_that_name_the_numbers(args, w
         assert w in str(err.value), f"{w!r} missing from: {err.value}"
 
 
-def test_attention_matrix_bytes_rejects_unknown_dtype():
-    with pytest.raises(ValueError, match="dtype must be one of"):
-        sizing.attention_matrix_bytes(12, 16, "int8")
+@pytest.mark.parametrize("dtype", ["int8", ["x"], None, 4])
+def test_attention_matrix_bytes_and_explain_sizing_reject_an_unknown_dtype(dtype):
+    with pytest.raises(ValueError, match=r"unknown dtype .*; choose from \['float64', 'float32'"):
+        sizing.attention_matrix_bytes(12, 16, dtype)
+    with pytest.raises(ValueError, match="unknown dtype"):
+        sizing.explain_sizing(768, 12, 16, dtype=dtype)
 
 
-def test_explain_sizing_returns_a_message_instead_of_raising():
+def test_explain_sizing_explains_an_impossible_head_split_instead_of_raising():
     text = sizing.explain_sizing(100, 7, 10)
     assert text.startswith("Not a valid choice") and "d_model=100" in text
+    text = sizing.explain_sizing(64, 128, 10)
+    assert text.startswith("Not a valid choice") and "n_heads=128 is larger than d_model=64" in text
+
+
+@pytest.mark.parametrize("args, name", [((768, 0, 1024), "n_heads"), ((768, 12, 0), "n"),
+                                        ((768.0, 12, 16), "d_model"), ((768, True, 16), "n_heads")])
+def test_explain_sizing_raises_for_an_argument_that_is_not_a_size(args, name):
+    with pytest.raises(ValueError, match=f"^{name} must be"):
+        sizing.explain_sizing(*args)
 
 
 # --------------------------------------------------------------------------- #
-# the model table
+# one set of checks: the same messages as the attention layers
 # --------------------------------------------------------------------------- #
-def test_every_row_of_the_model_table_has_a_source_and_notes():
-    rows = sizing.load_models()
-    missing = [r["model"] for r in rows if not r["source"].strip() or not r["notes"].strip()]
-    assert not missing, f"rows without a source or notes: {missing}"
+def test_more_heads_than_columns_is_named_as_such_without_suggesting_a_zero_width():
+    with pytest.raises(ValueError) as err:
+        sizing.attention_params(4, 8)
+    assert "n_heads=8 is larger than d_model=4" in str(err.value)
+    assert "d_model=0" not in str(err.value)
 
 
-def test_every_source_of_the_model_table_is_in_references_bib(root):
-    bib = (root / "references.bib").read_text()
-    keys = {k for r in sizing.load_models() for k in r["source"].split(";")}
-    missing = sorted(k for k in keys if "{" + k + "," not in bib)
-    assert not missing, f"cite keys missing from references.bib: {missing}"
+@pytest.mark.parametrize("d_model, n_heads", [(768, 10), (4, 8), (100, 7)])
+def test_sizing_and_the_attention_heads_refuse_a_split_with_one_message(d_model, n_heads):
+    with pytest.raises(ValueError) as ours:
+        sizing.attention_params(d_model, n_heads)
+    with pytest.raises(ValueError) as heads:
+        check_divisible(d_model, n_heads)
+    assert str(ours.value) == str(heads.value)
 
 
-def test_model_table_covers_every_model_of_the_article(root):
-    text = (root.parent / "shared" / "source-article.txt")
-    if not text.exists():
-        pytest.skip("source article not available")
-    lines = text.read_text().split("List of Popular Self-Attention Models")[1].split("Observations")[0]
-    article = [ln.split("|")[0].strip() for ln in lines.splitlines() if ln.count("|") >= 4][1:]
-    covered = {r["article_model"] for r in sizing.load_models()}
-    assert article and not [m for m in article if m not in covered]
+@pytest.mark.parametrize("value", ["no", "False", 0, 1, None, np.array([True])])
+def test_bias_and_pooler_must_be_true_or_false(value):
+    with pytest.raises(ValueError, match="^bias must be True or False"):
+        sizing.attention_params(768, 12, bias=value)
+    with pytest.raises(ValueError, match="^pooler must be True or False"):
+        sizing.bert_params(30522, 512, 768, 12, pooler=value)
 
 
-def test_head_dim_times_heads_equals_d_model_except_where_the_notes_explain():
-    for r in sizing.load_models():
-        if r["d_model"] and r["n_heads"] and r["head_dim"] and r["head_dim"] * r["n_heads"] != r["d_model"]:
-            assert r["model"] == "MobileBERT" and "bottleneck" in r["notes"], r["model"]
+def test_bias_false_and_pooler_false_leave_out_exactly_their_parameters():
+    # by hand: 4 biases of 768; a pooler is a 768 x 768 matrix and its 768 biases
+    assert sizing.attention_params(768, 12) - sizing.attention_params(768, 12, bias=False) == 4 * 768
+    with_pooler = sizing.bert_params(30522, 512, 768, 12)["total"]
+    assert with_pooler - sizing.bert_params(30522, 512, 768, 12, pooler=False)["total"] == 768 * 768 + 768
 
 
+@pytest.mark.parametrize("kwargs, words", [
+    (dict(type_vocab_size=-1), ["type_vocab_size must be", ">= 0", "got -1"]),
+    (dict(type_vocab_size=2.0), ["type_vocab_size must be", "2.0"]),
+    (dict(d_ff=0), ["d_ff must be a positive integer, got 0"]),
+    (dict(max_positions=0), ["max_positions must be a positive integer, got 0"]),
+    (dict(vocab_size="30522"), ["vocab_size must be", "'30522' (str)"]),
+])
+def test_bert_params_names_the_size_that_is_wrong(kwargs, words):
+    args = dict(vocab_size=30522, max_positions=512, d_model=768, n_layers=12) | kwargs
+    with pytest.raises(ValueError) as err:
+        sizing.bert_params(**args)
+    for w in words:
+        assert w in str(err.value), f"{w!r} missing from: {err.value}"
+
+
+def test_gpt2_params_names_n_positions_as_its_configuration_does():
+    with pytest.raises(ValueError, match="^n_positions must be a positive integer, got 0"):
+        sizing.gpt2_params(50257, 0, 768, 12)
+
+
+def test_bert_params_counts_no_token_types_when_there_are_none():
+    # by hand: type_vocab_size 0 means no token-type embedding at all (DistilBERT)
+    assert sizing.bert_params(30522, 512, 768, 6, type_vocab_size=0)["token_type_embedding"] == 0
+
+
+# --------------------------------------------------------------------------- #
+# the rows of the model table, counted by PyTorch modules
+# --------------------------------------------------------------------------- #
 def test_params_actual_of_gpt2_and_bert_rows_match_pytorch_modules():
     checked = 0
-    for r in sizing.load_models():
+    for r in load_models():
         if r["params_actual"] is None:
             continue
         args = (r["vocab_size"], r["max_positions"], r["d_model"], r["n_layers"], r["n_heads"])
@@ -209,24 +252,3 @@ def test_params_actual_of_gpt2_and_bert_rows_match_pytorch_modules():
         assert r["params_actual"] == expected, r["model"]
         checked += 1
     assert checked >= 10
-
-
-def test_load_models_reads_empty_cells_as_none_and_rejects_text_in_numbers(tmp_path):
-    good = tmp_path / "good.csv"
-    good.write_text("model,d_model,n_heads\nA,768,\n")
-    assert sizing.load_models(good) == [{"model": "A", "d_model": 768, "n_heads": None}]
-    bad = tmp_path / "bad.csv"
-    with open(bad, "w", newline="") as fh:
-        csv.writer(fh).writerows([["model", "d_model"], ["B", "~768"]])
-    with pytest.raises(ValueError, match="line 2: column d_model"):
-        sizing.load_models(bad)
-
-
-def test_compare_with_article_finds_the_known_errors_of_the_article():
-    found = {(f["model"], f["what"]) for f in sizing.compare_with_article()}
-    assert ("GPT-2 Small", "parameters") in found
-    assert ("MobileBERT", "head size") in found
-    assert ("Longformer", "merged row") in found
-    assert ("GPT-4", "unknown") in found
-    # GPT-3's head size of 128 is right: it must not be reported
-    assert ("GPT-3 (175B)", "head size") not in found

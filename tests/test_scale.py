@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from selfattn import softmax
-from selfattn.scaling import (
+from selfattn.scale import (
     D_KS,
     dot_product_samples,
     dot_product_variance,
@@ -72,9 +72,21 @@ def test_bad_d_k_is_rejected_with_its_value(bad):
         expected_dot_product_variance(bad)
 
 
-def test_negative_variance_is_rejected():
-    with pytest.raises(ValueError, match="var_q"):
-        expected_dot_product_variance(4, var_q=-1.0)
+@pytest.mark.parametrize("bad", [-1.0, float("nan"), float("inf"), True, "1", None])
+def test_a_variance_that_is_not_a_finite_number_at_least_zero_is_rejected(bad):
+    with pytest.raises(ValueError, match="^var_q"):
+        expected_dot_product_variance(4, var_q=bad)
+    with pytest.raises(ValueError, match="^var_k"):
+        expected_dot_product_variance(4, var_k=bad)
+
+
+@pytest.mark.parametrize("bad", [None, True, -1, 1.5, "0"])
+def test_a_seed_must_be_a_whole_number_at_least_zero(bad):
+    # None would draw new vectors on every run, True would be read as the seed 1
+    with pytest.raises(ValueError, match="^seed must be"):
+        dot_product_samples(4, n_samples=3, seed=bad)
+    with pytest.raises(ValueError, match="^seed must be"):
+        scaling_sweep([4], n_samples=3, seed=bad)
 
 
 # --------------------------------------------------------------------------- #
@@ -109,9 +121,20 @@ def test_softmax_jacobian_vanishes_for_one_hot_weights():
     assert not softmax_jacobian([0.0, 1.0, 0.0]).any()
 
 
-def test_softmax_jacobian_rejects_nan():
-    with pytest.raises(ValueError, match="non-finite"):
-        softmax_jacobian([0.5, np.nan])
+@pytest.mark.parametrize("w, message", [
+    ([0.5, np.nan], r"^w contains 1 non-finite"),
+    (0.5, r"^w must have at least 1 dimensions"),
+    ([0.5 + 0j, 0.5], r"^w must be real"),
+    (["a", "b"], r"^w must hold numbers"),
+])
+def test_softmax_jacobian_rejects_bad_weights_naming_w(w, message):
+    with pytest.raises(ValueError, match=message):
+        softmax_jacobian(w)
+
+
+def test_softmax_jacobian_refuses_a_tensor_with_the_fix():
+    with pytest.raises(ValueError, match=r"^w is a torch.Tensor.*w.detach\(\).numpy\(\)"):
+        softmax_jacobian(torch.tensor([0.5, 0.5]))
 
 
 def test_entropy_of_uniform_weights_is_log_n_and_of_one_hot_is_zero():
@@ -121,9 +144,22 @@ def test_entropy_of_uniform_weights_is_log_n_and_of_one_hot_is_zero():
     assert float(entropy([0.5, 0.25, 0.25])) == pytest.approx(1.5 * math.log(2))
 
 
-def test_entropy_rejects_negative_weights():
-    with pytest.raises(ValueError, match="non-negative"):
-        entropy([1.5, -0.5])
+@pytest.mark.parametrize("w, kwargs, message", [
+    ([1.5, -0.5], {}, r"^w must be non-negative"),
+    ([0.5, np.inf], {}, r"^w contains 1 non-finite"),
+    (1.0, {}, r"^w must have at least 1 dimensions"),
+    ([0.5, 0.5], dict(axis=1), r"^axis 1 is out of range for w of shape \(2,\)"),
+    ([0.5, 0.5], dict(axis=None), r"^axis must be one whole number, got None"),
+    ([0.5, 0.5], dict(axis=0.0), r"^axis must be one whole number, got 0.0"),
+])
+def test_entropy_rejects_bad_input_naming_it(w, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        entropy(w, **kwargs)
+
+
+def test_entropy_sums_over_the_axis_it_is_given():
+    # by hand: column 0 is (1/2, 1/2) -> ln 2; column 1 is (1, 0) -> 0
+    np.testing.assert_allclose(entropy([[0.5, 1.0], [0.5, 0.0]], axis=0), [math.log(2), 0.0])
 
 
 # --------------------------------------------------------------------------- #
@@ -138,6 +174,17 @@ def test_naive_softmax_overflows_where_stable_softmax_does_not(big):
     assert np.isnan(naive[0])
     assert any("overflow" in str(w.message) for w in caught)
     np.testing.assert_array_equal(softmax(x), [1.0, 0.0])
+
+
+@pytest.mark.parametrize("x, axis, message", [
+    ([1.0, np.nan], -1, r"^x contains 1 non-finite"),
+    ([1.0, 2.0], 1, r"^axis 1 is out of range for x of shape \(2,\)"),
+    ([1.0, 2.0], "last", r"^axis must be one whole number"),
+    (3.0, -1, r"scalar"),
+])
+def test_naive_softmax_rejects_bad_input_naming_it(x, axis, message):
+    with pytest.raises(ValueError, match=message):
+        naive_softmax(x, axis=axis)
 
 
 def test_naive_softmax_agrees_with_torch_on_small_scores():
@@ -191,3 +238,16 @@ def test_sweep_rejects_a_single_key_and_an_empty_list():
         scaling_sweep([4], n_keys=1)
     with pytest.raises(ValueError, match="d_ks"):
         scaling_sweep([])
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(d_ks=64), r"^d_ks must be a list of key sizes"),
+    (dict(d_ks="64"), r"^d_ks must be a list of key sizes"),
+    (dict(d_ks=[4, 0]), r"^each d_k must be"),
+    (dict(d_ks=[4], scaled="no"), r"^scaled must be True or False, got 'no'"),
+    (dict(d_ks=[4], scaled=0), r"^scaled must be True or False, got 0"),
+    (dict(d_ks=[4], n_samples=0), r"^n_samples must be"),
+])
+def test_sweep_rejects_bad_arguments_naming_them(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        scaling_sweep(n_samples=kwargs.pop("n_samples", 5), **kwargs)

@@ -12,9 +12,9 @@ three facts about the scores ``s_j = q . k_j`` when the entries of ``q`` and
    flows back to the scores (:func:`softmax_jacobian`).
 
 :func:`scaling_sweep` runs all three for a list of ``d_k`` with and without
-the scale; :func:`plot_scaling_sweep` draws the result. :func:`naive_softmax`
-is the textbook formula without the max-subtraction trick, kept only to show
-how it overflows.
+the scale; :func:`selfattn.plotting.plot_scaling_sweep` draws the result.
+:func:`naive_softmax` is the textbook formula without the max-subtraction
+trick, kept only to show how it overflows.
 """
 
 from __future__ import annotations
@@ -24,7 +24,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .attention import _as_float_array, _check_finite, _check_positive_int, softmax
+from . import _checks
+from .attention import softmax
 
 __all__ = [
     "expected_dot_product_variance",
@@ -35,7 +36,6 @@ __all__ = [
     "entropy",
     "ScalingSweep",
     "scaling_sweep",
-    "plot_scaling_sweep",
     "D_KS",
 ]
 
@@ -70,18 +70,16 @@ def expected_dot_product_variance(d_k: int, var_q: float = 1.0, var_k: float = 1
 
     Examples
     --------
-    >>> from selfattn.scaling import expected_dot_product_variance
+    >>> from selfattn.scale import expected_dot_product_variance
     >>> expected_dot_product_variance(64)
     64.0
     >>> expected_dot_product_variance(4, var_q=0.5, var_k=2.0)
     4.0
     """
-    d_k = _check_positive_int(d_k, "d_k")
-    for value, name in ((var_q, "var_q"), (var_k, "var_k")):
-        if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) \
-                or not math.isfinite(value) or value < 0:
-            raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
-    return float(d_k * var_q * var_k)
+    d_k = _checks.positive_int(d_k, "d_k")
+    var_q = _checks.non_negative_number(var_q, "var_q")
+    var_k = _checks.non_negative_number(var_k, "var_k")
+    return d_k * var_q * var_k
 
 
 def dot_product_samples(d_k: int, n_samples: int = 20_000, seed: int = 0) -> np.ndarray:
@@ -104,17 +102,18 @@ def dot_product_samples(d_k: int, n_samples: int = 20_000, seed: int = 0) -> np.
     Raises
     ------
     ValueError
-        If ``d_k`` or ``n_samples`` is not a positive integer.
+        If ``d_k`` or ``n_samples`` is not a positive integer, or ``seed`` is
+        not a whole number >= 0.
 
     Examples
     --------
-    >>> from selfattn.scaling import dot_product_samples
+    >>> from selfattn.scale import dot_product_samples
     >>> dot_product_samples(8, n_samples=3).shape
     (3,)
     """
-    d_k = _check_positive_int(d_k, "d_k")
-    n_samples = _check_positive_int(n_samples, "n_samples")
-    rng = np.random.default_rng([seed, d_k])
+    d_k = _checks.positive_int(d_k, "d_k")
+    n_samples = _checks.positive_int(n_samples, "n_samples")
+    rng = np.random.default_rng([_checks.seed(seed), d_k])
     q = rng.standard_normal((n_samples, d_k))  # (n_samples, d_k)
     k = rng.standard_normal((n_samples, d_k))  # (n_samples, d_k)
     return np.einsum("sd,sd->s", q, k)  # (n_samples,)
@@ -126,9 +125,23 @@ def dot_product_variance(d_k: int, n_samples: int = 20_000, seed: int = 0) -> fl
     The population variance is ``d_k`` (:func:`expected_dot_product_variance`);
     with the default 20,000 samples the measurement is within a few percent.
 
+    Parameters
+    ----------
+    d_k, n_samples, seed : int
+        As in :func:`dot_product_samples`.
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    ValueError
+        As :func:`dot_product_samples`.
+
     Examples
     --------
-    >>> from selfattn.scaling import dot_product_variance
+    >>> from selfattn.scale import dot_product_variance
     >>> round(dot_product_variance(16) / 16, 1)
     1.0
     """
@@ -142,17 +155,35 @@ def naive_softmax(x, axis: int = -1) -> np.ndarray:
     float64 (anything above about 709.78 does), and ``inf / inf`` is NaN.
     Use :func:`selfattn.softmax` for real work.
 
+    Parameters
+    ----------
+    x : array_like, shape (..., n)
+        Scores; ``-inf`` (a masked score) is allowed, NaN and ``+inf`` are not.
+    axis : int, default -1
+        The axis whose weights sum to 1.
+
+    Returns
+    -------
+    numpy.ndarray, same shape as ``x``
+        NaN where ``exp`` overflowed: that is the point.
+
+    Raises
+    ------
+    ValueError
+        If ``x`` does not hold real numbers, is a scalar, holds NaN or ``+inf``,
+        or ``axis`` is not an axis of ``x``.
+
     Examples
     --------
     >>> import numpy as np
-    >>> from selfattn.scaling import naive_softmax
+    >>> from selfattn.scale import naive_softmax
     >>> naive_softmax(np.array([1.0, 2.0, 3.0])).round(4)
     array([0.09  , 0.2447, 0.6652])
     >>> with np.errstate(over="ignore", invalid="ignore"):
     ...     naive_softmax(np.array([1000.0, 0.0]))
     array([nan,  0.])
     """
-    x = _as_float_array(x, "x")
+    x = _checks.softmax_input(x, axis)
     e = np.exp(x)  # may overflow to inf: that is the point
     return e / np.sum(e, axis=axis, keepdims=True)
 
@@ -181,12 +212,12 @@ def softmax_jacobian(w) -> np.ndarray:
     Raises
     ------
     ValueError
-        If ``w`` is a scalar or holds NaN or inf.
+        If ``w`` does not hold real numbers, is a scalar, or holds NaN or inf.
 
     Examples
     --------
     >>> import numpy as np
-    >>> from selfattn.scaling import softmax_jacobian
+    >>> from selfattn.scale import softmax_jacobian
     >>> softmax_jacobian(np.array([0.5, 0.5]))
     array([[ 0.25, -0.25],
            [-0.25,  0.25]])
@@ -194,10 +225,9 @@ def softmax_jacobian(w) -> np.ndarray:
     array([[0., 0.],
            [0., 0.]])
     """
-    w = _as_float_array(w, "w")
-    if w.ndim == 0:
-        raise ValueError("w must have at least one axis (..., n), got a scalar")
-    _check_finite(w, "w")
+    w = _checks.float_array(w, "w")
+    _checks.ndim(w, "w", 1, "(..., n)")
+    _checks.finite(w, "w")
     diag = w[..., :, None] * np.eye(w.shape[-1], dtype=w.dtype)  # (..., n, n)
     return diag - w[..., :, None] * w[..., None, :]  # (..., n, n)
 
@@ -207,17 +237,36 @@ def entropy(w, axis: int = -1) -> np.ndarray:
 
     ``log(n)`` for uniform weights over ``n`` positions, 0 for one-hot weights.
 
+    Parameters
+    ----------
+    w : array_like, shape (..., n)
+        Attention weights: non-negative, finite.
+    axis : int, default -1
+        The axis the weights are spread over.
+
+    Returns
+    -------
+    numpy.ndarray, shape of ``w`` without ``axis``
+
+    Raises
+    ------
+    ValueError
+        If ``w`` does not hold real numbers, is a scalar, holds NaN, inf or a
+        negative number, or ``axis`` is not an axis of ``w``.
+
     Examples
     --------
     >>> import numpy as np
-    >>> from selfattn.scaling import entropy
+    >>> from selfattn.scale import entropy
     >>> round(float(entropy(np.array([0.25, 0.25, 0.25, 0.25]))), 4), round(float(np.log(4)), 4)
     (1.3863, 1.3863)
     >>> float(entropy(np.array([1.0, 0.0])))
     0.0
     """
-    w = _as_float_array(w, "w")
-    _check_finite(w, "w")
+    w = _checks.float_array(w, "w")
+    _checks.ndim(w, "w", 1, "(..., n)")
+    axis = _checks.axis(axis, w, "w")
+    _checks.finite(w, "w")
     if np.any(w < 0):
         raise ValueError(f"w must be non-negative (weights), got a minimum of {float(w.min())}")
     logw = np.log(w, out=np.zeros_like(w), where=w > 0)
@@ -274,11 +323,14 @@ def scaling_sweep(d_ks=D_KS, n_keys: int = 10, n_samples: int = 400, scaled: boo
     Raises
     ------
     ValueError
-        If ``d_ks`` is empty or holds a non-positive size, or ``n_keys < 2``.
+        If ``d_ks`` is not a non-empty list of positive whole numbers,
+        ``n_keys < 2``, ``n_samples`` is not a positive whole number,
+        ``scaled`` is not ``True`` or ``False``, or ``seed`` is not a whole
+        number >= 0.
 
     Examples
     --------
-    >>> from selfattn.scaling import scaling_sweep
+    >>> from selfattn.scale import scaling_sweep
     >>> raw = scaling_sweep([1, 256], n_samples=200, scaled=False)
     >>> bool(raw.max_weight[1] > raw.max_weight[0])
     True
@@ -286,13 +338,13 @@ def scaling_sweep(d_ks=D_KS, n_keys: int = 10, n_samples: int = 400, scaled: boo
     >>> [round(float(v), 1) for v in fixed.score_variance]
     [1.0, 1.0]
     """
-    d_ks = [_check_positive_int(d, "each d_k") for d in d_ks]
+    d_ks = _checks.sequence(d_ks, "d_ks", "key sizes such as [1, 16, 256]")
+    d_ks = [_checks.positive_int(d, "each d_k") for d in d_ks]
     if not d_ks:
         raise ValueError("d_ks must hold at least one key size, got none")
-    n_keys = _check_positive_int(n_keys, "n_keys")
-    if n_keys < 2:
-        raise ValueError(f"n_keys must be at least 2 (one key cannot be saturated), got {n_keys}")
-    n_samples = _check_positive_int(n_samples, "n_samples")
+    n_keys = _checks.positive_int(n_keys, "n_keys", minimum=2)  # one key alone cannot saturate
+    n_samples = _checks.positive_int(n_samples, "n_samples")
+    seed, scaled = _checks.seed(seed), _checks.flag(scaled, "scaled")
     var, top, ent, grad = [], [], [], []
     for d_k in d_ks:
         rng = np.random.default_rng([seed, d_k])
@@ -309,74 +361,3 @@ def scaling_sweep(d_ks=D_KS, n_keys: int = 10, n_samples: int = 400, scaled: boo
         grad.append(np.median(np.linalg.norm(jac, axis=(-2, -1))))
     return ScalingSweep(np.array(d_ks), bool(scaled), n_keys, np.array(var), np.array(top),
                         np.array(ent), np.array(grad))
-
-
-def plot_scaling_sweep(unscaled: ScalingSweep, scaled: ScalingSweep, axes=None):
-    """Four panels across ``d_k``: score variance, largest weight, entropy, gradient norm.
-
-    Unscaled results are drawn as solid lines with circles, scaled ones as
-    dashed lines with squares, so the two are told apart without colour.
-
-    Parameters
-    ----------
-    unscaled, scaled : ScalingSweep
-        Results of :func:`scaling_sweep` with ``scaled=False`` and ``scaled=True``
-        over the same ``d_k``.
-    axes : sequence of 4 matplotlib Axes, optional
-        Defaults to a new 2 x 2 grid.
-
-    Returns
-    -------
-    numpy.ndarray of matplotlib.axes.Axes, shape (4,)
-
-    Raises
-    ------
-    ValueError
-        If the two sweeps cover different ``d_k`` or are given in the wrong order.
-
-    Examples
-    --------
-    >>> import matplotlib
-    >>> matplotlib.use("Agg")
-    >>> from selfattn.scaling import scaling_sweep, plot_scaling_sweep
-    >>> axes = plot_scaling_sweep(scaling_sweep([1, 16], n_samples=50, scaled=False),
-    ...                           scaling_sweep([1, 16], n_samples=50, scaled=True))
-    >>> [ax.get_ylabel() for ax in axes]
-    ['variance of the scores', 'mean largest weight', 'mean entropy (nats)', 'median ‖∂a/∂s‖ (Frobenius)']
-    """
-    import matplotlib.pyplot as plt
-
-    if unscaled.scaled or not scaled.scaled:
-        raise ValueError("pass the unscaled sweep first and the scaled sweep second")
-    if not np.array_equal(unscaled.d_k, scaled.d_k):
-        raise ValueError(f"the sweeps cover different d_k: {unscaled.d_k} and {scaled.d_k}")
-    if axes is None:
-        _, axes = plt.subplots(2, 2, figsize=(10, 7))
-    axes = np.asarray(axes).ravel()
-    if axes.size != 4:
-        raise ValueError(f"need 4 axes, got {axes.size}")
-    dark, light = "#1B2A41", "#C9A227"  # one dark, one light: distinct in every colour vision
-    styles = {False: dict(color=dark, marker="o", ls="-", label="q·k (no scale)"),
-              True: dict(color=light, marker="s", ls="--", label="q·k / √d_k")}
-    d = unscaled.d_k
-    n = unscaled.n_keys
-    panels = [
-        ("score_variance", "variance of the scores", "Score variance grows like d_k", "log",
-         ("d_k (theory)", d)),
-        ("max_weight", "mean largest weight", "Largest weight: saturation", "linear",
-         (f"uniform (1/{n})", np.full(len(d), 1 / n))),
-        ("entropy", "mean entropy (nats)", "Entropy of the weights", "linear",
-         (f"uniform (ln {n})", np.full(len(d), math.log(n)))),
-        ("grad_norm", "median ‖∂a/∂s‖ (Frobenius)", "Gradients vanish without the scale", "log", None),
-    ]
-    for ax, (field, ylabel, title, yscale, reference) in zip(axes, panels):
-        for sw in (unscaled, scaled):
-            ax.plot(d, getattr(sw, field), **styles[sw.scaled])
-        if reference is not None:
-            ax.plot(d, reference[1], color="grey", lw=0.8, ls=":", label=reference[0])
-        ax.set(xscale="log", yscale=yscale, xlabel="d_k", ylabel=ylabel, title=title)
-        if yscale == "linear":
-            ax.set_ylim(bottom=0)
-        ax.legend(fontsize=8)
-    axes[0].figure.tight_layout()
-    return axes
