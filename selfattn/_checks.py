@@ -397,3 +397,35 @@ def axis(value, a, name: str) -> int:
     if not -a.ndim <= value < a.ndim:
         raise ValueError(f"axis {value} is out of range for {name} of shape {a.shape}")
     return int(value)
+
+
+# --------------------------------------------------------------------------- #
+# added for the exercise checkers (selfattn.exercises)
+# --------------------------------------------------------------------------- #
+def non_negative_number(value, name: str) -> float:
+    """A finite number of at least zero, such as a tolerance, as a ``float``."""
+    value = finite_number(value, name)
+    if value < 0:
+        raise ValueError(f"{name} must be at least 0, got {value!r}")
+    return value
+
+
+# --------------------------------------------------------------------------- #
+# added for display and scale
+# --------------------------------------------------------------------------- #
+def sequence(value, name: str, what: str) -> list:
+    """``value`` as a list: any iterable but a string (``"abc"`` is one name, not three letters)."""
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
+        raise ValueError(f"{name} must be a list of {what}, got {value!r}")
+    return list(value)
+
+
+def words(tokens, name: str, what: str = "a list of words such as ['the', 'cat']") -> tuple:
+    """A sequence of words (str), not one string: ``"the"`` would be read letter by letter."""
+    if isinstance(tokens, str) or not isinstance(tokens, (list, tuple)):
+        raise ValueError(f"{name} must be {what}, got {tokens!r} ({type(tokens).__name__}); "
+                         "split a sentence into words with selfattn.example.tokenize")
+    bad = [t for t in tokens if not isinstance(t, str)]
+    if bad:
+        raise ValueError(f"{name} must hold words (str), got {bad[0]!r} ({type(bad[0]).__name__})")
+    return tuple(tokens)
