@@ -4,11 +4,38 @@ Every check either returns ``True`` after printing one line that starts with
 ``"Correct: "``, or raises :class:`CheckError` with a message a learner can act
 on: the wrong shape (both shapes named), a NaN, a row of weights that does not
 sum to one, or the first entry that differs from the reference and by how much.
+Misuse of a check itself (``q`` and ``k`` of different sizes, an additive float
+mask, a negative tolerance) raises a ``ValueError`` from :mod:`selfattn._checks`,
+the same message the core functions give.
 
 The weight checks also recognise the usual mistakes before falling back to the
-generic difference: forgetting the ``1/sqrt(d_k)`` scale, dividing by ``d_k``
-instead of ``sqrt(d_k)``, softmax over the wrong axis, ``K`` not transposed
-(or ``q`` and ``k`` swapped) and a mask applied with the wrong polarity.
+generic difference: forgetting the scale, dividing by ``d_k`` instead of
+``sqrt(d_k)``, ignoring or dividing by a given ``scale``, softmax over the wrong
+axis, ``K`` not transposed (or ``q`` and ``k`` swapped) and a mask applied with
+the wrong polarity.
+
+**Tolerance.** It follows the precision of the answer (in :func:`check_array`, the less
+precise of the answer and the reference decides). An entry passes when
+``|answer - expected| <= atol + rtol * max|expected|`` (relative to the largest
+expected entry, because float32 rounding errors grow with the numbers being added,
+not with the result):
+
+============================  ========  ========
+answer                        rtol      atol
+============================  ========  ========
+float64 (also Python floats)  1e-9      1e-6
+float32 (NumPy or torch)      1e-5      1e-6
+integers (answer and ref.)    0         0
+============================  ========  ========
+
+So a correct float32 answer passes, and so does an answer rounded to 6 decimals
+(at most 5e-7 off), while an error of 1e-3 fails at either precision. Every
+message about a difference names the tolerance it used. Half-precision answers
+(float16, bfloat16) are refused: they keep about three digits, too few to tell a
+right answer from a small mistake. Answers may be NumPy arrays, torch tensors,
+lists or numbers; ``True`` and complex numbers are not accepted as numbers, and
+shapes that differ only by leading axes of size 1 (``[11.0]`` for a number,
+``(1, d_k)`` for one query) are accepted.
 
 Reference values come from :mod:`selfattn.attention`.
 """
@@ -16,9 +43,11 @@ Reference values come from :mod:`selfattn.attention`.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
+from . import _checks
 from .attention import causal_mask, scaled_dot_product_attention, softmax
 
 __all__ = [
@@ -32,6 +61,8 @@ __all__ = [
     "check_dot_product",
 ]
 
+_TOLERANCES = {"float64": (1e-9, 1e-6), "float32": (1e-5, 1e-6), "integer": (0.0, 0.0)}  # (rtol, atol)
+
 
 class CheckError(AssertionError):
     """Raised by a check when an answer is wrong; the message says what is wrong."""
@@ -42,44 +73,164 @@ def _ok(message: str) -> bool:
     return True
 
 
-def _to_array(answer, name: str) -> np.ndarray:
-    """``answer`` as a float ndarray (torch tensors and nested lists accepted)."""
-    if hasattr(answer, "detach") and hasattr(answer, "numpy"):  # a torch tensor
-        answer = answer.detach().cpu().numpy()
-    if answer is None:
-        raise CheckError(f"{name} is None: did you forget to `return` it?")
-    try:
-        arr = np.asarray(answer)
-    except Exception as exc:  # ragged lists and the like
-        raise CheckError(f"{name} cannot be turned into an array: {exc}") from None
-    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == np.bool_):
-        raise CheckError(f"{name} must hold numbers, got {type(answer).__name__} with dtype {arr.dtype}")
-    return arr.astype(np.float64)
-
-
 def _verb(name: str, singular: str, plural: str) -> str:
     """``"your weights differ"`` but ``"your answer differs"``."""
     return plural if name.endswith("s") else singular
 
 
-def _close(a: np.ndarray, b: np.ndarray, rtol: float, atol: float) -> bool:
-    return a.shape == b.shape and bool(np.allclose(a, b, rtol=rtol, atol=atol))
+# --------------------------------------------------------------------------- #
+# answers, references and the tolerance
+# --------------------------------------------------------------------------- #
+def _numpy(x):
+    """A torch tensor as a NumPy array (detached, on the CPU); anything else unchanged."""
+    return x.detach().cpu().resolve_conj().numpy() if _checks.is_tensor(x) else x
 
 
-def check_array(answer, expected, name: str = "your answer", rtol: float = 1e-6,
-                atol: float = 1e-8) -> bool:
+def _answer(answer, name: str):
+    """The learner's answer as a finite float64 array, and the dtype it came in (which sets the tolerance)."""
+    if answer is None:
+        raise CheckError(f"{name} {_verb(name, 'is', 'are')} None: did you forget to `return` it?")
+    half = str(getattr(answer, "dtype", "")) in ("torch.float16", "torch.bfloat16", "float16")
+    if half:
+        raise CheckError(f"{name} is {answer.dtype}: half precision keeps about three digits, too few to "
+                         "tell a right answer from a small mistake; compute in float32 or float64.")
+    answer = _numpy(answer)
+    try:
+        arr = _checks.float_array(answer, name)
+    except ValueError as err:
+        hint = " True and False are not numbers: give the number itself." if "bool" in str(err) else ""
+        raise CheckError(f"{err}.{hint}") from None
+    try:
+        _checks.finite(arr, "the array")
+    except ValueError as err:
+        raise CheckError(f"{name}: {err}. NaN often comes from exp() of a huge number or 0/0 in a fully "
+                         "masked row.") from None
+    return arr.astype(np.float64), np.asarray(answer).dtype
+
+
+def _reference(expected, name: str = "expected"):
+    """The reference of :func:`check_array` as a finite float64 array, and its dtype."""
+    expected = _numpy(expected)
+    arr = _checks.float_array(expected, name)
+    _checks.finite(arr, name)
+    return arr.astype(np.float64), np.asarray(expected).dtype
+
+
+@dataclass(frozen=True)
+class _Tolerance:
+    rtol: float
+    atol: float
+    kind: str  # "float64", "float32", "integer" or "given"
+    label: str  # what chose it, for the messages
+
+    def bound(self, expected: np.ndarray) -> float:
+        """The largest |difference| an entry may have."""
+        return self.atol + self.rtol * (float(np.abs(expected).max()) if expected.size else 0.0)
+
+    def close(self, answer: np.ndarray, expected: np.ndarray) -> bool:
+        if answer.shape != expected.shape:
+            return False
+        return bool((np.abs(answer - expected) <= self.bound(expected)).all())
+
+    def __str__(self) -> str:
+        if self.kind == "integer":
+            return "integers are compared exactly"
+        return f"{self.label}: |difference| <= {self.atol:g} + {self.rtol:g} * max|expected|"
+
+
+def _tolerance(answer_dtype, expected_dtype=np.dtype(np.float64), rtol=None, atol=None) -> _Tolerance:
+    """The tolerance for an answer of ``answer_dtype``: the less precise of the answer and the reference."""
+    def single(d):
+        return np.issubdtype(d, np.floating) and d.itemsize < 8
+
+    if np.issubdtype(answer_dtype, np.integer) and np.issubdtype(expected_dtype, np.integer):
+        kind, label = "integer", "integers"
+    elif single(answer_dtype):
+        kind, label = "float32", f"tolerance for a {answer_dtype} answer"
+    elif single(expected_dtype):
+        kind, label = "float32", f"tolerance for {expected_dtype} expected values"
+    else:
+        kind, label = "float64", "tolerance for a float64 answer"
+    r, a = _TOLERANCES[kind]
+    if rtol is None and atol is None:
+        return _Tolerance(r, a, kind, label)
+    r = r if rtol is None else _checks.non_negative_number(rtol, "rtol")
+    a = a if atol is None else _checks.non_negative_number(atol, "atol")
+    return _Tolerance(r, a, "given", "tolerance you passed")
+
+
+def _fit(ans: np.ndarray, shape: tuple) -> np.ndarray:
+    """``ans`` reshaped to ``shape`` if the two differ only by leading axes of size 1."""
+    def core(s):
+        s = tuple(s)
+        while s and s[0] == 1:
+            s = s[1:]
+        return s
+
+    return ans.reshape(shape) if ans.shape != tuple(shape) and core(ans.shape) == core(shape) else ans
+
+
+def _shaped(ans: np.ndarray, shape: tuple, name: str) -> np.ndarray:
+    """``ans`` fitted to ``shape``; raise naming both shapes if it does not fit."""
+    ans = _fit(ans, shape)
+    if ans.shape != tuple(shape):
+        hint = ""
+        if ans.ndim == 2 and ans.shape == tuple(shape)[::-1]:
+            hint = (" It is the transposed shape: did you transpose something you should not have, "
+                    "or forget a transpose?")
+        have = _verb(name, "has", "have")
+        raise CheckError(f"{name} {have} shape {ans.shape}, expected shape {shape}.{hint}")
+    return ans
+
+
+def _compare(ans: np.ndarray, exp: np.ndarray, name: str, tol: _Tolerance) -> np.ndarray:
+    """``ans`` fitted to ``exp``'s shape; raise on the wrong shape or the first entry that differs."""
+    ans = _shaped(ans, exp.shape, name)
+    diff = np.abs(ans - exp) > tol.bound(exp)
+    if diff.any():
+        idx = tuple(int(i) for i in np.argwhere(diff)[0])
+        hint = ""
+        if tol.kind == "float64" and _Tolerance(*_TOLERANCES["float32"], "float32", "").close(ans, exp):
+            hint = (" Your answer is right to float32 precision: if you computed in float32 and then "
+                    "converted to float64, give the float32 result itself, or compute in float64.")
+        raise CheckError(
+            f"{name} {_verb(name, 'differs', 'differ')} from the expected values at index {idx}: you have "
+            f"{ans[idx]:.8g}, expected {exp[idx]:.8g}, difference {ans[idx] - exp[idx]:.3g} "
+            f"({int(diff.sum())} of {diff.size} entries differ; {tol}).{hint}"
+        )
+    return ans
+
+
+def _query_key(q, k, mask=None, scale=None):
+    """q (n_q, d_k) (one query (d_k,) becomes one row), k (n_k, d_k), the mask broadcast to the scores
+    and the scale, checked by :mod:`selfattn._checks`; q and k in float64."""
+    q = _checks.float_array(_numpy(q), "q")
+    q = _checks.matrix(q[None, :] if q.ndim == 1 else q, "q", "(n_q, d_k), or (d_k,) for one query")
+    k = _checks.matrix(_numpy(k), "k", "(n_k, d_k)")
+    q, k, _, mask, s = _checks.attention_inputs(q, k, k, mask, scale)  # d_k agrees, mask, scale
+    if mask is not None:
+        mask = np.broadcast_to(mask, (q.shape[0], k.shape[0]))  # (n_q, n_k)
+    return q.astype(np.float64), k.astype(np.float64), mask, s
+
+
+# --------------------------------------------------------------------------- #
+# the checks
+# --------------------------------------------------------------------------- #
+def check_array(answer, expected, name: str = "your answer", rtol=None, atol=None) -> bool:
     """Check that ``answer`` equals ``expected`` entry by entry.
 
     Parameters
     ----------
     answer : array_like
-        The learner's array (NumPy array, list or torch tensor).
+        The learner's array (NumPy array, list, number or torch tensor).
     expected : array_like
-        The reference.
+        The reference (NumPy array, list, number or torch tensor).
     name : str, default "your answer"
         How the answer is called in the messages.
-    rtol, atol : float
-        Tolerances as in :func:`numpy.allclose`.
+    rtol, atol : float, optional
+        Override the tolerance, which otherwise follows the precision of the
+        answer and the reference (see the module docstring); ``rtol=0, atol=0``
+        asks for exact equality.
 
     Returns
     -------
@@ -89,9 +240,13 @@ def check_array(answer, expected, name: str = "your answer", rtol: float = 1e-6,
     Raises
     ------
     CheckError
-        If the answer is not numeric, has the wrong shape (both shapes are
-        named), contains NaN or infinity, or differs from the reference (the
-        first differing entry is named with both values and the difference).
+        If the answer is not numeric (a bool, a complex number, text, None),
+        has the wrong shape (both shapes are named), contains NaN or infinity,
+        or differs from the reference (the first differing entry is named with
+        both values, the difference and the tolerance used).
+    ValueError
+        If ``expected`` is not a finite real array, or ``rtol`` / ``atol`` is
+        negative or not a number.
 
     Examples
     --------
@@ -99,42 +254,17 @@ def check_array(answer, expected, name: str = "your answer", rtol: float = 1e-6,
     >>> check_array([1.0, 2.0], [1.0, 2.0])
     Correct: your answer matches the expected values.
     True
-    >>> check_array([1.0, 2.5], [1.0, 2.0])
+    >>> check_array([1.0, 2.5], [1.0, 2.0])  # doctest: +NORMALIZE_WHITESPACE
     Traceback (most recent call last):
     ...
-    selfattn.exercises.CheckError: your answer differs from the expected values at index (1,): you have 2.5, expected 2, difference 0.5 (1 of 2 entries differ).
+    selfattn.exercises.CheckError: your answer differs from the expected values at index (1,):
+    you have 2.5, expected 2, difference 0.5 (1 of 2 entries differ; tolerance for a float64 answer:
+    |difference| <= 1e-06 + 1e-09 * max|expected|).
     """
-    ans = _to_array(answer, name)
-    exp = np.asarray(expected, dtype=np.float64)
-    if ans.shape != exp.shape:
-        hint = ""
-        if ans.ndim == 2 and ans.shape == exp.shape[::-1]:
-            hint = " It is the transposed shape: did you transpose something you should not have, or forget a transpose?"
-        raise CheckError(f"{name} {_verb(name, 'has', 'have')} shape {ans.shape}, expected shape {exp.shape}.{hint}")
-    bad = ~np.isfinite(ans)
-    if bad.any():
-        idx = tuple(int(i) for i in np.argwhere(bad)[0])
-        raise CheckError(
-            f"{name} {_verb(name, 'contains', 'contain')} {int(bad.sum())} NaN or infinite value(s); the first is {ans[idx]} "
-            f"at index {idx}. NaN often comes from exp() of a huge number or 0/0 in a fully masked row."
-        )
-    diff = ~np.isclose(ans, exp, rtol=rtol, atol=atol)
-    if diff.any():
-        idx = tuple(int(i) for i in np.argwhere(diff)[0])
-        raise CheckError(
-            f"{name} {_verb(name, 'differs', 'differ')} from the expected values at index {idx}: you have {ans[idx]:.6g}, "
-            f"expected {exp[idx]:.6g}, difference {ans[idx] - exp[idx]:.3g} "
-            f"({int(diff.sum())} of {diff.size} entries differ)."
-        )
+    exp, exp_dtype = _reference(expected)
+    ans, ans_dtype = _answer(answer, name)
+    _compare(ans, exp, name, _tolerance(ans_dtype, exp_dtype, rtol, atol))
     return _ok(f"{name} {_verb(name, 'matches', 'match')} the expected values.")
-
-
-def _qk(q, k):
-    q = np.asarray(q, dtype=np.float64)
-    k = np.asarray(k, dtype=np.float64)
-    if q.ndim != 2 or k.ndim != 2 or q.shape[1] != k.shape[1]:
-        raise ValueError(f"the check needs q (n_q, d_k) and k (n_k, d_k), got {q.shape} and {k.shape}")
-    return q, k
 
 
 def check_scores(answer, q, k, scale=None) -> bool:
@@ -143,7 +273,7 @@ def check_scores(answer, q, k, scale=None) -> bool:
     Parameters
     ----------
     answer : array_like, shape (n_q, n_k)
-    q : array_like, shape (n_q, d_k)
+    q : array_like, shape (n_q, d_k), or (d_k,) for one query
     k : array_like, shape (n_k, d_k)
     scale : float, optional
         If given, the expected scores are ``scale * q @ k.T``.
@@ -158,6 +288,9 @@ def check_scores(answer, q, k, scale=None) -> bool:
     CheckError
         On a wrong answer; says so when the answer is the transpose (``k @ q.T``)
         or when the scale is missing or wrongly applied.
+    ValueError
+        If ``q`` and ``k`` are not finite real matrices of the same ``d_k``, or
+        ``scale`` is not a finite number.
 
     Examples
     --------
@@ -168,91 +301,123 @@ def check_scores(answer, q, k, scale=None) -> bool:
     Correct: your scores are q @ k.T: one row per query, one column per key.
     True
     """
-    q, k = _qk(q, k)
+    q, k, _, s = _query_key(q, k, scale=scale)
     raw = q @ k.T  # (n_q, n_k)
-    expected = raw if scale is None else raw * scale
-    ans = _to_array(answer, "your scores")
-    if ans.ndim == 2 and ans.shape == expected.shape[::-1] and ans.shape != expected.shape:
+    expected = raw if scale is None else raw * s
+    ans, dtype = _answer(answer, "your scores")
+    tol = _tolerance(dtype)
+    ans = _fit(ans, expected.shape)
+    if ans.ndim == 2 and ans.shape == expected.shape[::-1] != expected.shape:
         raise CheckError(
             f"your scores have shape {ans.shape}, expected {expected.shape} (n_q, n_k): "
             "your matrix is the transpose of the scores: rows must be queries. Compute q @ k.T, not k @ q.T."
         )
-    if ans.shape == expected.shape and np.isfinite(ans).all() and not _close(ans, expected, 1e-6, 1e-8):
-        if ans.shape[0] == ans.shape[1] and _close(ans, expected.T, 1e-6, 1e-8):
+    if ans.shape == expected.shape and not tol.close(ans, expected):
+        if ans.shape[0] == ans.shape[1] and tol.close(ans, expected.T):
             raise CheckError(
                 "your matrix is the transpose of the scores: rows must be queries. "
                 "Compute q @ k.T (row i = query i, column j = key j), not k @ q.T."
             )
-        if scale is not None and _close(ans, raw, 1e-6, 1e-8):
-            raise CheckError(f"your scores are q @ k.T without the scale: multiply them by {scale:.6g}.")
-        if scale is None:
-            d_k = q.shape[1]
-            if _close(ans, raw / math.sqrt(d_k), 1e-6, 1e-8):
-                raise CheckError(
-                    "your scores are divided by sqrt(d_k); this exercise asks for the raw scores q @ k.T."
-                )
-    check_array_quiet(ans, expected, "your scores")
-    return _ok("your scores are q @ k.T" + ("" if scale is None else f" times {scale:.6g}")
+        if scale is not None and tol.close(ans, raw):
+            raise CheckError(f"your scores are q @ k.T without the scale: multiply them by {s:.6g}.")
+        if scale is not None and s != 0 and tol.close(ans, raw / s):
+            raise CheckError(f"your scores are q @ k.T divided by the scale {s:.6g}: multiply by it instead.")
+        if scale is None and tol.close(ans, raw / math.sqrt(q.shape[1])):
+            raise CheckError("your scores are divided by sqrt(d_k); this exercise asks for the raw scores "
+                             "q @ k.T.")
+    _compare(ans, expected, "your scores", tol)
+    return _ok("your scores are q @ k.T" + ("" if scale is None else f" times {s:.6g}")
                + ": one row per query, one column per key.")
 
 
-def check_array_quiet(answer, expected, name: str, rtol: float = 1e-6, atol: float = 1e-8) -> None:
-    """Like :func:`check_array` but prints nothing on success (for building other checks)."""
-    import contextlib
-    import io
-
-    with contextlib.redirect_stdout(io.StringIO()):
-        check_array(answer, expected, name=name, rtol=rtol, atol=atol)
-
-
-def _reference_weights(q, k, mask=None, scale=None) -> np.ndarray:
-    d_k = q.shape[-1]
-    s = 1.0 / math.sqrt(d_k) if scale is None else scale
-    return softmax((q @ k.T) * s, axis=-1, mask=mask)
-
-
-def _diagnose_weights(ans: np.ndarray, q, k, mask, scale, rtol, atol) -> str | None:
+def _diagnose_weights(ans: np.ndarray, q, k, mask, scale, tol: _Tolerance) -> str | None:
     """Name the typical mistake that produces ``ans``, or ``None``."""
-    d_k = q.shape[-1]
-    s = 1.0 / math.sqrt(d_k) if scale is None else scale
+    d_k = q.shape[1]
+    s = _checks.scale(scale, d_k)
     raw = q @ k.T  # (n_q, n_k)
+    root = math.sqrt(d_k)
     candidates = []
     if not math.isclose(s, 1.0):
-        candidates.append((softmax(raw, axis=-1, mask=mask),
-                           f"you forgot the scale: your weights are softmax(q @ k.T); divide the scores by "
-                           f"sqrt(d_k) = {math.sqrt(d_k):.6g} before the softmax."))
+        fix = f"divide the scores by sqrt(d_k) = {root:.6g}" if scale is None else f"multiply them by {s:.6g}"
+        candidates.append((softmax(raw, mask=mask),
+                           f"you forgot the scale: your weights are softmax(q @ k.T); {fix} before the "
+                           "softmax."))
     if scale is None and d_k > 1:
-        candidates.append((softmax(raw / d_k, axis=-1, mask=mask),
-                           f"you divided the scores by d_k = {d_k}; divide by sqrt(d_k) = {math.sqrt(d_k):.6g} instead."))
+        candidates.append((softmax(raw / d_k, mask=mask),
+                           f"you divided the scores by d_k = {d_k}; divide by sqrt(d_k) = {root:.6g} "
+                           "instead."))
+    if scale is not None and not math.isclose(s, 1 / root):
+        candidates.append((softmax(raw / root, mask=mask),
+                           f"you ignored the scale argument: your scores are divided by sqrt(d_k) = "
+                           f"{root:.6g}, but scale = {s:.6g} was given; multiply the scores by scale "
+                           "when it is given."))
+    if scale is not None and s != 0 and not math.isclose(s * s, 1.0):
+        candidates.append((softmax(raw / s, mask=mask),
+                           f"you divided the scores by scale = {s:.6g}; scale is a factor: multiply the "
+                           "scores by it, q @ k.T * scale."))
     if k.shape[0] == k.shape[1]:  # q @ k runs without error only when n_k == d_k
-        candidates.append((softmax((q @ k) * s, axis=-1, mask=mask),
+        candidates.append((softmax((q @ k) * s, mask=mask),
                            "K is not transposed: your scores are q @ k; use q @ k.T so that entry (i, j) "
                            "is the dot product of query i with key j."))
     if raw.shape[0] == raw.shape[1]:
-        candidates.append((softmax(raw.T * s, axis=-1, mask=mask),
+        candidates.append((softmax(raw.T * s, mask=mask),
                            "your weights come from k @ q.T (K not transposed, or q and k swapped): "
                            "compute the scores as q @ k.T so that row i belongs to query i."))
     candidates.append((softmax(raw * s, axis=0, mask=mask),
                        "you applied softmax over the wrong axis: your columns sum to one. "
                        "Use the last axis (axis=-1) so that each query's row sums to one."))
     if mask is not None:
-        inv = ~np.asarray(mask, dtype=bool)
-        cand = softmax(raw * s, axis=-1, mask=inv)
+        inv = ~mask
+        cand = softmax(raw * s, mask=inv)
         empty = ~inv.any(axis=-1)  # rows the inverted mask hides completely
         if empty.any():  # a learner who masks with -1e9 gets uniform weights there: accept those too
             cand = np.where(empty[:, None], ans, cand)
         candidates.append((cand,
-                           "your mask has the wrong polarity: you hid the positions that may be attended to "
-                           "and kept the others. In selfattn, mask True = may attend; hide where mask is False."))
-        candidates.append((softmax(raw * s, axis=-1),
+                           "your mask has the wrong polarity: you hid the positions that may be attended "
+                           "to and kept the others. In selfattn, mask True = may attend; hide where mask "
+                           "is False."))
+        candidates.append((softmax(raw * s),
                            "you ignored the mask: masked positions (mask False) must get weight 0."))
     for cand, message in candidates:
-        if cand.shape == ans.shape and np.isfinite(cand).all() and _close(ans, cand, rtol, atol):
+        if tol.close(ans, cand):
             return message
     return None
 
 
-def check_weights(answer, q, k, mask=None, scale=None, rtol: float = 1e-6, atol: float = 1e-8) -> bool:
+def _check_weights(answer, q, k, mask, scale, rtol=None, atol=None) -> str:
+    """The body of :func:`check_weights`: raise on a wrong answer, else say what the weights are."""
+    q, k, mask, s = _query_key(q, k, mask, scale)
+    expected = softmax((q @ k.T) * s, mask=mask)  # (n_q, n_k)
+    name = "your weights"
+    ans, dtype = _answer(answer, name)
+    tol = _tolerance(dtype, rtol=rtol, atol=atol)
+    ans = _shaped(ans, expected.shape, name)
+    bound = tol.bound(expected)  # max|expected| <= 1
+    if (ans < -bound).any():
+        idx = tuple(int(i) for i in np.argwhere(ans < -bound)[0])
+        raise CheckError(
+            f"{name} contain a negative value {ans[idx]:.6g} at index {idx}: "
+            "weights come out of a softmax and are never negative. Did you forget the softmax?"
+        )
+    sums = ans.sum(axis=-1)  # (n_q,)
+    target = expected.sum(axis=-1)  # 1, or 0 for a fully masked row
+    off = np.abs(sums - target) > k.shape[0] * bound  # n_k entries, each within the bound
+    if off.any():
+        i = int(np.argmax(off))
+        message = (f"row {i} of {name} sums to {sums[i]:.6g}, but each row must sum to "
+                   f"{target[i]:.6g}: the weights of one query are shared out over the keys.")
+        diag = _diagnose_weights(ans, q, k, mask, scale, tol)
+        raise CheckError(message + ("" if diag is None else " Likely cause: " + diag))
+    if not tol.close(ans, expected):
+        diag = _diagnose_weights(ans, q, k, mask, scale, tol)
+        if diag is not None:
+            raise CheckError(diag)
+        _compare(ans, expected, name, tol)
+    what = "softmax(q @ k.T / sqrt(d_k))" if scale is None else f"softmax(q @ k.T * {s:.6g})"
+    return what + ("" if mask is None else " with the mask applied")
+
+
+def check_weights(answer, q, k, mask=None, scale=None, rtol=None, atol=None) -> bool:
     """Check attention weights ``softmax(q @ k.T * scale)`` (masked if ``mask`` is given).
 
     The checks run in this order: shape, NaN, non-negative, each row sums to
@@ -262,14 +427,17 @@ def check_weights(answer, q, k, mask=None, scale=None, rtol: float = 1e-6, atol:
     Parameters
     ----------
     answer : array_like, shape (n_q, n_k)
-    q : array_like, shape (n_q, d_k)
+        NumPy array, torch tensor or list; ``(n_k,)`` for a single query.
+    q : array_like, shape (n_q, d_k), or (d_k,) for one query
     k : array_like, shape (n_k, d_k)
     mask : array_like of bool, optional
-        ``True`` where query ``i`` may attend to key ``j``.
+        ``True`` where query ``i`` may attend to key ``j``; must broadcast to
+        ``(n_q, n_k)``. An additive float mask (0 / -inf) is refused.
     scale : float, optional
         Defaults to ``1 / sqrt(d_k)``.
-    rtol, atol : float
-        Tolerances.
+    rtol, atol : float, optional
+        Override the tolerance, which otherwise follows the precision of the
+        answer (see the module docstring).
 
     Returns
     -------
@@ -280,6 +448,9 @@ def check_weights(answer, q, k, mask=None, scale=None, rtol: float = 1e-6, atol:
     ------
     CheckError
         With the diagnosis of what is wrong.
+    ValueError
+        If ``q``, ``k``, ``mask`` or ``scale`` is not valid (the message of
+        :func:`selfattn.scaled_dot_product_attention` for the same input).
 
     Examples
     --------
@@ -290,71 +461,66 @@ def check_weights(answer, q, k, mask=None, scale=None, rtol: float = 1e-6, atol:
     >>> check_weights(softmax(q @ k.T / np.sqrt(2)), q, k)
     Correct: your weights are softmax(q @ k.T / sqrt(d_k)); every row sums to one.
     True
-    >>> check_weights(softmax(q @ k.T), q, k)
+    >>> check_weights(softmax(q @ k.T), q, k)  # doctest: +NORMALIZE_WHITESPACE
     Traceback (most recent call last):
     ...
-    selfattn.exercises.CheckError: you forgot the scale: your weights are softmax(q @ k.T); divide the scores by sqrt(d_k) = 1.41421 before the softmax.
+    selfattn.exercises.CheckError: you forgot the scale: your weights are softmax(q @ k.T); divide the
+    scores by sqrt(d_k) = 1.41421 before the softmax.
     """
-    q, k = _qk(q, k)
-    if mask is not None:
-        mask = np.broadcast_to(np.asarray(mask, dtype=bool), (q.shape[0], k.shape[0]))  # (n_q, n_k)
-    expected = _reference_weights(q, k, mask=mask, scale=scale)  # (n_q, n_k)
-    name = "your weights"
-    ans = _to_array(answer, name)
-    if ans.shape != expected.shape:
-        check_array_quiet(ans, expected, name)  # raises the shape message
-    bad = ~np.isfinite(ans)
-    if bad.any():
-        check_array_quiet(ans, expected, name)  # raises the NaN message
-    if (ans < -atol).any():
-        idx = tuple(int(i) for i in np.argwhere(ans < -atol)[0])
-        raise CheckError(
-            f"{name} contain a negative value {ans[idx]:.6g} at index {idx}: "
-            "weights come out of a softmax and are never negative. Did you forget the softmax?"
-        )
-    sums = ans.sum(axis=-1)  # (n_q,)
-    target = expected.sum(axis=-1)  # 1, or 0 for a fully masked row
-    off = ~np.isclose(sums, target, rtol=1e-6, atol=1e-6)
-    if off.any():
-        i = int(np.argmax(off))
-        message = (f"row {i} of {name} sums to {sums[i]:.6g}, but each row must sum to "
-                   f"{target[i]:.6g}: the weights of one query are shared out over the keys.")
-        diag = _diagnose_weights(ans, q, k, mask, scale, rtol, atol)
-        if diag is not None:
-            message += " Likely cause: " + diag
-        raise CheckError(message)
-    if _close(ans, expected, rtol, atol):
-        what = "softmax(q @ k.T / sqrt(d_k))" if scale is None else f"softmax(q @ k.T * {scale:.6g})"
-        if mask is not None:
-            what += " with the mask applied"
-        return _ok(f"{name} are {what}; every row sums to one.")
-    diag = _diagnose_weights(ans, q, k, mask, scale, rtol, atol)
-    if diag is not None:
-        raise CheckError(diag)
-    check_array_quiet(ans, expected, name, rtol=rtol, atol=atol)
-    raise AssertionError("unreachable")  # pragma: no cover
+    what = _check_weights(answer, q, k, mask, scale, rtol, atol)
+    return _ok(f"your weights are {what}; every row sums to one.")
 
 
 def _attention_cases():
-    """Fixed, seeded cases for :func:`check_attention`: (description, q, k, v, mask)."""
+    """Fixed, seeded cases for :func:`check_attention`: (description, q, k, v, mask, scale)."""
     rng = np.random.default_rng(2024)
     cases = []
     q = rng.normal(size=(4, 4)); k = rng.normal(size=(4, 4)); v = rng.normal(size=(4, 2))
-    cases.append(("case 1 (4 tokens, d_k=4, no mask)", q, k, v, None))
+    cases.append(("case 1 (4 tokens, d_k=4, no mask)", q, k, v, None, None))
     q = rng.normal(size=(5, 3)); k = rng.normal(size=(5, 3)); v = rng.normal(size=(5, 3))
-    cases.append(("case 2 (5 tokens, d_k=3, causal mask)", q, k, v, causal_mask(5)))
+    cases.append(("case 2 (5 tokens, d_k=3, causal mask)", q, k, v, causal_mask(5), None))
     q = rng.normal(size=(3, 8)) * 2; k = rng.normal(size=(3, 8)) * 2; v = rng.normal(size=(3, 3))
     mask = np.array([[True, True, False], [True, True, False], [True, True, False]])
-    cases.append(("case 3 (3 tokens, d_k=8, last key masked)", q, k, v, mask))
+    cases.append(("case 3 (3 tokens, d_k=8, last key masked)", q, k, v, mask, None))
+    q = rng.normal(size=(4, 4)); k = rng.normal(size=(4, 4)); v = rng.normal(size=(4, 2))
+    cases.append(("case 4 (4 tokens, d_k=4, scale=0.3 given)", q, k, v, None, 0.3))
     return cases
 
 
-def check_attention(fn) -> bool:
-    """Call ``fn(q, k, v, mask=None)`` on fixed seeded cases and check output and weights.
+def _call(fn, desc: str, q, k, v, mask, scale):
+    """``fn(q, k, v, mask=..., scale=...)`` on copies (``scale`` only when the case sets one) as a pair."""
+    kwargs = {"mask": None if mask is None else mask.copy()}
+    if scale is not None:
+        kwargs["scale"] = scale
+    try:
+        result = fn(q.copy(), k.copy(), v.copy(), **kwargs)
+    except CheckError:
+        raise
+    except Exception as exc:
+        hint = ""
+        if "matmul" in str(exc) or "mat1 and mat2" in str(exc) or "shapes" in str(exc):
+            hint = (f" q and k both have shape {q.shape}: a product of q and k needs k transposed, "
+                    "q @ k.T (shape (n_q, n_k)). Did you forget the transpose?")
+        elif isinstance(exc, TypeError) and "scale" in str(exc):
+            hint = (" Your function must take a scale argument, def my_attention(q, k, v, mask=None, "
+                    "scale=None), and multiply the scores by it when it is given.")
+        raise CheckError(f"{desc}: your function raised {type(exc).__name__}: {exc}.{hint}") from exc
+    if not isinstance(result, (tuple, list)) or len(result) != 2:
+        raise CheckError(
+            f"{desc}: your function must return a pair (output, weights), got {type(result).__name__}"
+            + (f" of length {len(result)}" if isinstance(result, (tuple, list)) else "")
+        )
+    return result
 
-    ``fn`` must return ``(output, weights)``, like
+
+def check_attention(fn) -> bool:
+    """Call ``fn(q, k, v, mask=..., scale=...)`` on fixed seeded cases and check output and weights.
+
+    ``fn`` must return ``(output, weights)`` (a tuple or a list), like
     :func:`selfattn.scaled_dot_product_attention`. The cases cover no mask,
-    a causal mask and a padding-like mask, with ``d_k`` of 3, 4 and 8.
+    a causal mask and a padding-like mask with ``d_k`` of 3, 4 and 8, and one
+    case passes ``scale=0.3`` (not ``1/sqrt(d_k)``), so a function that ignores
+    ``scale`` or divides by it fails. ``scale`` is passed only in that case.
 
     Parameters
     ----------
@@ -370,55 +536,38 @@ def check_attention(fn) -> bool:
     ------
     CheckError
         Naming the case that failed and what is wrong in it.
+    ValueError
+        If ``fn`` is not callable (pass the function, not its result).
 
     Examples
     --------
     >>> from selfattn import scaled_dot_product_attention
     >>> from selfattn.exercises import check_attention
     >>> check_attention(scaled_dot_product_attention)
-    Correct: your attention function passes all 3 cases (weights and outputs).
+    Correct: your attention function passes all 4 cases (weights and outputs, with and without a scale).
     True
     """
+    if not callable(fn):
+        raise ValueError(f"check_attention takes your function itself, as in check_attention(my_attention), "
+                         f"got a {type(fn).__name__}")
     cases = _attention_cases()
-    for desc, q, k, v, mask in cases:
+    for desc, q, k, v, mask, scale in cases:
+        out, w = _call(fn, desc, q, k, v, mask, scale)
+        exp_out, exp_w = scaled_dot_product_attention(q, k, v, mask=mask, scale=scale)
         try:
-            result = fn(q.copy(), k.copy(), v.copy(), mask=None if mask is None else mask.copy())
-        except CheckError:
-            raise
-        except Exception as exc:
-            hint = ""
-            if "matmul" in str(exc) or "mat1 and mat2" in str(exc) or "shapes" in str(exc):
-                hint = (f" q and k both have shape {q.shape}: a product of q and k needs k transposed, "
-                        "q @ k.T (shape (n_q, n_k)). Did you forget the transpose?")
-            raise CheckError(f"{desc}: your function raised {type(exc).__name__}: {exc}.{hint}") from exc
-        if not isinstance(result, tuple) or len(result) != 2:
-            raise CheckError(
-                f"{desc}: your function must return a pair (output, weights), got {type(result).__name__}"
-                + (f" of length {len(result)}" if isinstance(result, tuple) else "")
-            )
-        out, w = result
-        exp_out, exp_w = scaled_dot_product_attention(q, k, v, mask=mask)
-        try:
-            _quiet(check_weights, w, q, k, mask=mask)
+            _check_weights(w, q, k, mask, scale)
         except CheckError as err:
             raise CheckError(f"{desc}: {err}") from None
         try:
-            check_array_quiet(out, exp_out, "your output")
+            o, dtype = _answer(out, "your output")
+            tol = _tolerance(dtype)
+            if exp_w.shape[0] == exp_w.shape[1] and tol.close(_fit(o, exp_out.shape), exp_w.T @ v):
+                raise CheckError("your output is weights.T @ v; use weights @ v.")
+            _compare(o, exp_out, "your output", tol)
         except CheckError as err:
-            hint = ""
-            o = _to_array(out, "your output")
-            if o.shape == exp_out.shape and _close(o, np.asarray(w, dtype=float).T @ v, 1e-6, 1e-8):
-                hint = " Your output is weights.T @ v; use weights @ v."
-            raise CheckError(f"{desc}: the weights are right but {err}{hint}") from None
-    return _ok(f"your attention function passes all {len(cases)} cases (weights and outputs).")
-
-
-def _quiet(check, *args, **kwargs):
-    import contextlib
-    import io
-
-    with contextlib.redirect_stdout(io.StringIO()):
-        return check(*args, **kwargs)
+            raise CheckError(f"{desc}: the weights are right but {err}") from None
+    return _ok(f"your attention function passes all {len(cases)} cases "
+               "(weights and outputs, with and without a scale).")
 
 
 def check_context_vector(answer, weights_row, v) -> bool:
@@ -427,7 +576,7 @@ def check_context_vector(answer, weights_row, v) -> bool:
     Parameters
     ----------
     answer : array_like, shape (d_v,)
-    weights_row : array_like, shape (n,)
+    weights_row : array_like, shape (n,) (or (1, n))
         One query's attention weights.
     v : array_like, shape (n, d_v)
         The value vectors, one row per token.
@@ -441,6 +590,9 @@ def check_context_vector(answer, weights_row, v) -> bool:
     CheckError
         If the answer has the wrong shape, is an unweighted sum or mean, or
         differs from ``weights_row @ v``.
+    ValueError
+        If ``weights_row`` is not one finite vector or ``v`` not a finite
+        matrix with one row per weight.
 
     Examples
     --------
@@ -450,19 +602,26 @@ def check_context_vector(answer, weights_row, v) -> bool:
     Correct: your context vector is the weighted sum of the value rows.
     True
     """
-    w = np.asarray(weights_row, dtype=np.float64)
-    v = np.asarray(v, dtype=np.float64)
-    if w.ndim != 1 or v.ndim != 2 or v.shape[0] != w.shape[0]:
-        raise ValueError(f"the check needs weights_row (n,) and v (n, d_v), got {w.shape} and {v.shape}")
+    w = _checks.float_array(_numpy(weights_row), "weights_row")
+    w = _checks.vector(w[0] if w.ndim == 2 and w.shape[0] == 1 else w, "weights_row")  # (n,), or (1, n)
+    v = _checks.matrix(_numpy(v), "v", "(n, d_v)").astype(np.float64)
+    if v.shape[0] != w.shape[0]:
+        raise ValueError(f"the check needs weights_row (n,) and v (n, d_v) with the same n, "
+                         f"got {w.shape} and {v.shape}")
     expected = w @ v  # (d_v,)
-    ans = _to_array(answer, "your context vector")
-    if ans.shape == expected.shape and np.isfinite(ans).all() and not _close(ans, expected, 1e-6, 1e-8):
-        if _close(ans, v.sum(axis=0), 1e-6, 1e-8):
-            raise CheckError("your context vector is the plain sum of the values: multiply each value row by its weight first.")
-        if _close(ans, v.mean(axis=0), 1e-6, 1e-8):
-            raise CheckError("your context vector is the plain mean of the values: weight each value row by its attention weight.")
-    check_array_quiet(ans, expected, "your context vector")
-    return _ok("your context vector is the weighted sum of the value rows.")
+    name = "your context vector"
+    ans, dtype = _answer(answer, name)
+    tol = _tolerance(dtype)
+    ans = _fit(ans, expected.shape)
+    if not tol.close(ans, expected):
+        if tol.close(ans, v.sum(axis=0)):
+            raise CheckError(f"{name} is the plain sum of the values: multiply each value row by its "
+                             "weight first.")
+        if tol.close(ans, v.mean(axis=0)):
+            raise CheckError(f"{name} is the plain mean of the values: weight each value row by its "
+                             "attention weight.")
+    _compare(ans, expected, name, tol)
+    return _ok(f"{name} is the weighted sum of the value rows.")
 
 
 def check_query(answer, x, W_q) -> bool:
@@ -470,7 +629,8 @@ def check_query(answer, x, W_q) -> bool:
 
     Parameters
     ----------
-    answer : array_like, shape (n, d_k) or (d_k,) for a single word
+    answer : array_like, shape (n, d_k), or (d_k,) for a single word
+        ``(1, d_k)`` is accepted for a single word too.
     x : array_like, shape (n, d_model) or (d_model,)
     W_q : array_like, shape (d_model, d_k)
 
@@ -481,8 +641,10 @@ def check_query(answer, x, W_q) -> bool:
     Raises
     ------
     CheckError
-        On a wrong shape or value; recognises ``W_q @ x`` style mistakes
-        (using ``W_q.T``) and element-wise products.
+        On a wrong shape or value; recognises element-wise products and
+        transposed queries (columns instead of rows, as from ``W_q.T @ x``).
+    ValueError
+        If ``x`` or ``W_q`` is not finite and real, or their sizes disagree.
 
     Examples
     --------
@@ -493,29 +655,48 @@ def check_query(answer, x, W_q) -> bool:
     Correct: your queries are X @ W_q, shape (1, 3).
     True
     """
-    x = np.asarray(x, dtype=np.float64)
-    W = np.asarray(W_q, dtype=np.float64)
-    if W.ndim != 2 or x.shape[-1] != W.shape[0]:
-        raise ValueError(f"the check needs x (..., d_model) and W_q (d_model, d_k), got {x.shape} and {W.shape}")
+    x = _checks.float_array(_numpy(x), "x").astype(np.float64)
+    _checks.ndim(x, "x", 1, "(n, d_model) or (d_model,)")
+    _checks.finite(x, "x")
+    W = _checks.matrix(_numpy(W_q), "W_q", "(d_model, d_k)").astype(np.float64)
+    if x.shape[-1] != W.shape[0]:
+        raise ValueError(f"the check needs x (..., d_model) and W_q (d_model, d_k) with the same d_model, "
+                         f"got {x.shape} and {W.shape}")
     expected = x @ W  # (..., d_k)
-    ans = _to_array(answer, "your queries")
+    name = "your queries"
+    ans, dtype = _answer(answer, name)
+    ans = _fit(ans, expected.shape)
     if ans.shape != expected.shape and ans.shape == x.shape:
         raise CheckError(
-            f"your queries have shape {ans.shape}, the shape of X; expected {expected.shape}: "
+            f"{name} have shape {ans.shape}, the shape of X; expected {expected.shape}: "
             "multiply by W_q with the matrix product @, not element-wise *."
         )
-    check_array_quiet(ans, expected, "your queries")
-    return _ok(f"your queries are X @ W_q, shape {expected.shape}.")
+    _compare(ans, expected, name, _tolerance(dtype))
+    return _ok(f"{name} are X @ W_q, shape {expected.shape}.")
 
 
 def check_dot_product(answer, a, b) -> bool:
     """Check one dot product ``a . b`` (a number).
 
+    Parameters
+    ----------
+    answer : float
+        A number; a one-entry list or array such as ``[11.0]`` is accepted.
+    a, b : array_like, shape (d,)
+        Two vectors of the same length.
+
+    Returns
+    -------
+    bool
+
     Raises
     ------
     CheckError
-        If the answer is not one number, or is the element-wise product, or
-        is the cosine (the dot product divided by both lengths), or differs.
+        If the answer is not one number (``True`` is not a number), or is the
+        element-wise product, or is the cosine (the dot product divided by both
+        lengths), or differs.
+    ValueError
+        If ``a`` and ``b`` are not finite vectors of the same length.
 
     Examples
     --------
@@ -524,25 +705,27 @@ def check_dot_product(answer, a, b) -> bool:
     Correct: your dot product is 11.
     True
     """
-    a = np.asarray(a, dtype=np.float64)
-    b = np.asarray(b, dtype=np.float64)
-    if a.ndim != 1 or a.shape != b.shape:
+    a, b = _checks.vector(_numpy(a), "a"), _checks.vector(_numpy(b), "b")
+    if a.shape != b.shape:
         raise ValueError(f"the check needs two vectors of the same length, got {a.shape} and {b.shape}")
-    expected = float(a @ b)
-    ans = _to_array(answer, "your dot product")
+    expected = np.asarray(a @ b)  # shape ()
+    name = "your dot product"
+    ans, dtype = _answer(answer, name)
+    tol = _tolerance(dtype)
+    ans = _fit(ans, ())
     if ans.shape != ():
-        if ans.shape == a.shape and _close(ans, a * b, 1e-6, 1e-8):
+        if tol.close(ans, a * b):
             raise CheckError(
                 f"your answer is the element-wise product a * b, shape {ans.shape}; "
                 "the dot product adds those products up into one number: a @ b."
             )
-        raise CheckError(f"your dot product has shape {ans.shape}, expected one number (shape ()).")
+        raise CheckError(f"{name} has shape {ans.shape}, expected one number (shape ()).")
     na, nb = float(np.linalg.norm(a)), float(np.linalg.norm(b))
-    if na > 0 and nb > 0 and not math.isclose(float(ans), expected, rel_tol=1e-6, abs_tol=1e-8) \
-            and math.isclose(float(ans), expected / (na * nb), rel_tol=1e-6, abs_tol=1e-8):
+    cosine = np.asarray(expected / (na * nb)) if na > 0 and nb > 0 else None
+    if cosine is not None and not tol.close(ans, expected) and tol.close(ans, cosine):
         raise CheckError(
             "your answer is the cosine of the angle (the dot product divided by both lengths); "
             f"the dot product keeps the lengths: |a| |b| cos(theta) = {na:.4g} * {nb:.4g} * cos(theta)."
         )
-    check_array_quiet(ans, expected, "your dot product")
-    return _ok(f"your dot product is {expected:.6g}.")
+    _compare(ans, expected, name, tol)
+    return _ok(f"{name} is {float(expected):.6g}.")

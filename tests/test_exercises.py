@@ -85,8 +85,10 @@ def test_check_array_names_first_differing_entry_with_values_and_difference():
 
 
 def test_check_array_rejects_non_numbers_and_none():
-    with pytest.raises(CheckError, match="None"):
+    with pytest.raises(CheckError, match="your answer is None: did you forget to `return` it"):
         check_array(None, [1.0])
+    with pytest.raises(CheckError, match="your weights are None"):
+        check_weights(None, np.eye(2), np.eye(2))
     with pytest.raises(CheckError, match="numbers"):
         check_array(["a"], [1.0])
 
@@ -265,12 +267,18 @@ def test_check_weights_reports_generic_difference_when_no_diagnosis_fits(qk):
 # --------------------------------------------------------------------------- #
 # check_attention: learner functions with each typical bug, written in torch
 # --------------------------------------------------------------------------- #
-def make_fn(scale_mode="sqrt", dim=-1, transpose_k=True, invert_mask=False, out_transposed=False):
-    def fn(q, k, v, mask=None):
+def make_fn(scale_mode="sqrt", dim=-1, transpose_k=True, invert_mask=False, out_transposed=False,
+            use_scale="multiply"):
+    """A learner's attention function in torch; each argument but the defaults plants one bug."""
+    def fn(q, k, v, mask=None, scale=None):
         q, k, v = t(q), t(k), t(v)
         d_k = q.shape[-1]
         scores = q @ k.T if transpose_k else q @ k
-        if scale_mode == "sqrt":
+        if scale is not None and use_scale == "multiply":
+            scores = scores * scale
+        elif scale is not None and use_scale == "divide":
+            scores = scores / scale
+        elif scale_mode == "sqrt":
             scores = scores / math.sqrt(d_k)
         elif scale_mode == "d_k":
             scores = scores / d_k
@@ -289,11 +297,11 @@ def test_check_attention_accepts_correct_torch_function(capsys):
 
 
 def test_check_attention_accepts_torch_sdpa():
-    def fn(q, k, v, mask=None):
+    def fn(q, k, v, mask=None, scale=None):
         q, k, v = t(q), t(k), t(v)
         m = None if mask is None else torch.as_tensor(mask)
-        out = torch.nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=m)
-        s = (q @ k.T) / math.sqrt(q.shape[-1])
+        out = torch.nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=m, scale=scale)
+        s = (q @ k.T) * (1 / math.sqrt(q.shape[-1]) if scale is None else scale)
         if m is not None:
             s = s.masked_fill(~m, float("-inf"))
         return out, torch.softmax(s, dim=-1)
@@ -309,6 +317,8 @@ def test_check_attention_accepts_torch_sdpa():
         (dict(transpose_k=False), r"case 1 .*K is not transposed"),
         (dict(invert_mask=True), r"case 2 .*causal mask.*wrong polarity"),
         (dict(out_transposed=True), r"case 1 .*weights are right.*weights\.T @ v"),
+        (dict(use_scale="ignore"), r"case 4 .*scale=0\.3.*ignored the scale argument.*scale = 0\.3"),
+        (dict(use_scale="divide"), r"case 4 .*divided the scores by scale = 0\.3.*multiply"),
     ],
 )
 def test_check_attention_rejects_typical_bug_and_names_case(kwargs, expected):
@@ -325,7 +335,33 @@ def test_check_attention_reports_exception_with_transpose_hint():
 
 def test_check_attention_rejects_non_pair_return():
     with pytest.raises(CheckError, match=r"pair \(output, weights\)"):
-        check_attention(lambda q, k, v, mask=None: q)
+        check_attention(lambda q, k, v, mask=None, scale=None: q)
+
+
+def test_check_attention_accepts_output_and_weights_as_a_list():
+    fn = make_fn()
+    assert check_attention(lambda q, k, v, mask=None, scale=None: list(fn(q, k, v, mask=mask, scale=scale)))
+
+
+def test_check_attention_says_a_function_without_scale_argument_must_take_one():
+    fn = make_fn()
+    with pytest.raises(CheckError, match=r"case 4 .*TypeError.*must take a scale argument"):
+        check_attention(lambda q, k, v, mask=None: fn(q, k, v, mask=mask))
+
+
+def test_check_attention_passes_the_scale_it_names_in_its_case():
+    seen = []
+
+    def fn(q, k, v, mask=None, scale=None):
+        seen.append(scale)
+        return make_fn()(q, k, v, mask=mask, scale=scale)
+    check_attention(fn)
+    assert 0.3 in seen and any(s is None for s in seen)
+
+
+def test_check_attention_rejects_a_result_instead_of_a_function():
+    with pytest.raises(ValueError, match="takes your function itself"):
+        check_attention((np.zeros((2, 2)), np.eye(2)))
 
 
 # --------------------------------------------------------------------------- #
@@ -373,3 +409,183 @@ def test_check_weights_diagnoses_wrong_axis_for_a_single_query():
         check_weights(np.ones((1, 3)), q, k)
     assert "row 0 of your weights sums to 3" in str(err.value) and "wrong axis" in str(err.value)
     assert check_weights(torch_weights(q, k), q, k)
+
+
+# --------------------------------------------------------------------------- #
+# the scale argument of check_weights and check_scores
+# --------------------------------------------------------------------------- #
+def test_check_weights_accepts_a_given_scale_and_diagnoses_ignoring_it(qk):
+    q, k = qk  # d_k = 4: the default scale is 0.5
+    assert check_weights(torch_weights(q, k, scale=0.3), q, k, scale=0.3)
+    with pytest.raises(CheckError, match="ignored the scale argument"):
+        check_weights(torch_weights(q, k), q, k, scale=0.3)
+    with pytest.raises(CheckError, match="divided the scores by scale"):
+        check_weights(torch_weights(q, k, scale=1 / 0.3), q, k, scale=0.3)
+
+
+def test_check_scores_diagnoses_dividing_by_the_scale(qk):
+    q, k = qk
+    with pytest.raises(CheckError, match="divided by the scale 0.5: multiply"):
+        check_scores((t(q) @ t(k).T).numpy() / 0.5, q, k, scale=0.5)
+
+
+# --------------------------------------------------------------------------- #
+# masks: boolean only; an additive 0 / -inf mask is refused with the core's message
+# --------------------------------------------------------------------------- #
+def test_check_weights_refuses_an_additive_mask_with_the_message_of_the_core(qk):
+    q, k = qk
+    additive = np.where(causal(4), 0.0, -np.inf)
+    right = torch_weights(q, k, mask=causal(4))
+    with pytest.raises(ValueError, match="additive float mask") as checker:
+        check_weights(right, q, k, mask=additive)
+    # the flipped answer (what reading 0 as False, -inf as True gives) must not pass either
+    with pytest.raises(ValueError, match="additive float mask"):
+        check_weights(torch_weights(q, k, mask=~causal(4)), q, k, mask=additive)
+    from selfattn import scaled_dot_product_attention
+    with pytest.raises(ValueError) as core:
+        scaled_dot_product_attention(q, k, np.eye(4), mask=additive)
+    assert str(checker.value) == str(core.value)
+
+
+def test_check_weights_refuses_an_additive_torch_mask(qk):
+    q, k = qk
+    additive = torch.zeros(4, 4).masked_fill(~torch.as_tensor(causal(4)), float("-inf"))
+    with pytest.raises(ValueError, match="additive float mask"):
+        check_weights(torch_weights(q, k, mask=causal(4)), q, k, mask=additive)
+
+
+def test_check_weights_accepts_a_torch_bool_mask_and_a_key_mask_that_broadcasts(qk):
+    q, k = qk
+    keys = np.array([True, True, False, True])  # (n_k,): the same keys for every query
+    assert check_weights(torch_weights(q, k, mask=causal(4)), q, k, mask=torch.as_tensor(causal(4)))
+    assert check_weights(torch_weights(q, k, mask=np.tile(keys, (4, 1))), q, k, mask=keys)
+
+
+def test_check_weights_refuses_a_mask_that_does_not_fit_the_scores(qk):
+    q, k = qk
+    with pytest.raises(ValueError, match=r"mask of shape \(3, 3\) does not broadcast.*\(4, 4\)"):
+        check_weights(torch_weights(q, k), q, k, mask=np.ones((3, 3), dtype=bool))
+
+
+# --------------------------------------------------------------------------- #
+# reasonable shapes are accepted, real shape mistakes are not
+# --------------------------------------------------------------------------- #
+def test_check_weights_accepts_one_query_as_a_row_or_a_vector():
+    q = np.array([1.0, 0.0])  # one query, (d_k,)
+    k = np.array([[1.0, 0.0], [0.0, 1.0], [2.0, 2.0]])
+    e = np.exp(np.array([1.0, 0.0, 2.0]) / math.sqrt(2))  # by hand: the scores are q . k_j
+    w = e / e.sum()  # (3,)
+    assert check_weights(w, q, k)
+    assert check_weights(w[None, :], q, k)
+    assert check_weights(w, q[None, :], k)
+    with pytest.raises(CheckError, match=r"shape \(3, 1\), expected shape \(1, 3\)"):
+        check_weights(w[:, None], q, k)
+
+
+def test_check_query_accepts_a_row_for_one_word_and_a_vector_for_a_one_row_x():
+    x = np.array([1.0, 2.0])  # one word, (d_model,)
+    W = np.array([[1.0, 0.0, 2.0], [0.0, 1.0, 1.0]])
+    assert check_query([[1.0, 2.0, 4.0]], x, W)  # (1, d_k) for a 1-D x
+    assert check_query([1.0, 2.0, 4.0], x[None, :], W)  # (d_k,) for x of shape (1, d_model)
+    with pytest.raises(CheckError, match=r"shape \(3, 1\)"):
+        check_query([[1.0], [2.0], [4.0]], x, W)  # a column is not a row
+
+
+def test_check_dot_product_accepts_one_number_in_a_list_or_array():
+    assert check_dot_product([11.0], [1.0, 2.0], [3.0, 4.0])
+    assert check_dot_product(np.array([[11.0]]), [1.0, 2.0], [3.0, 4.0])
+    assert check_dot_product(torch.tensor(11.0), [1.0, 2.0], [3.0, 4.0])
+    assert check_dot_product(11, [1.0, 2.0], [3.0, 4.0])
+
+
+def test_check_context_vector_accepts_a_row_and_a_one_row_weights_matrix():
+    v = [[1.0, 0.0], [3.0, 2.0]]
+    assert check_context_vector([[2.5, 1.5]], [0.25, 0.75], v)
+    assert check_context_vector([2.5, 1.5], [[0.25, 0.75]], v)
+
+
+# --------------------------------------------------------------------------- #
+# answers that are not real numbers
+# --------------------------------------------------------------------------- #
+@pytest.mark.parametrize("answer", [True, np.bool_(True), [True], torch.tensor(True)])
+def test_a_bool_is_not_accepted_as_the_number_one(answer):
+    with pytest.raises(CheckError, match="True and False are not numbers"):
+        check_dot_product(answer, [1.0, 0.0], [1.0, 0.0])
+    with pytest.raises(CheckError, match="True and False are not numbers"):
+        check_array(answer, 1)
+
+
+@pytest.mark.parametrize("answer", [11 + 0j, np.array([11 + 0j]), torch.tensor([11.0 + 0j])])
+def test_a_complex_answer_is_rejected_not_warned(answer, recwarn):
+    with pytest.raises(CheckError, match="must be real"):
+        check_dot_product(answer, [1.0, 2.0], [3.0, 4.0])
+    assert not [w for w in recwarn if issubclass(w.category, np.exceptions.ComplexWarning)]
+
+
+def test_complex_weights_are_rejected(qk):
+    q, k = qk
+    with pytest.raises(CheckError, match="your weights must be real"):
+        check_weights(torch_weights(q, k).astype(complex), q, k)
+
+
+@pytest.mark.parametrize("answer", ["11", object(), [[1.0, 2.0], [3.0]]])
+def test_text_objects_and_ragged_lists_are_rejected(answer):
+    with pytest.raises(CheckError, match="your dot product"):
+        check_dot_product(answer, [1.0, 2.0], [3.0, 4.0])
+
+
+# --------------------------------------------------------------------------- #
+# misuse of a checker: ValueError from selfattn._checks, the core's messages
+# --------------------------------------------------------------------------- #
+@pytest.mark.parametrize(
+    "kwargs, expected",
+    [
+        (dict(q=np.ones((2, 3)), k=np.ones((2, 4))), r"same last dimension d_k.*q \(2, 3\).*k \(2, 4\)"),
+        (dict(q=np.array([[1.0, np.nan]]), k=np.ones((2, 2))), r"q contains 1 non-finite"),
+        (dict(q=np.ones((2, 2)), k=np.ones(2)), r"k must be 2-D \(n_k, d_k\), got shape \(2,\)"),
+        (dict(q=np.ones((2, 2)), k=np.ones((0, 2))), r"k must have at least one row"),
+        (dict(q=np.ones((2, 2)), k=np.ones((2, 2)), scale=float("inf")), "scale must be a finite number"),
+        (dict(q=np.ones((2, 2)), k=np.ones((2, 2)), scale=True), "scale must be a finite number"),
+        (dict(q=np.ones((2, 2)), k=np.ones((2, 2)), scale="0.5"), "scale must be a finite number"),
+        (dict(q=np.ones((1, 2, 2)), k=np.ones((1, 2, 2))), r"q must be 2-D \(n_q, d_k\).*\(1, 2, 2\)"),
+        (dict(q=np.ones((2, 2)), k=np.ones((2, 2)), rtol=-1.0), "rtol must be at least 0"),
+        (dict(q=np.ones((2, 2)), k=np.ones((2, 2)), atol=float("nan")), "atol must be a finite number"),
+    ],
+)
+def test_check_weights_rejects_bad_arguments_with_a_value_error(kwargs, expected):
+    with pytest.raises(ValueError, match=expected):
+        check_weights(np.full((2, 2), 0.5), **kwargs)
+
+
+def test_check_scores_uses_the_same_argument_checks_as_the_core():
+    from selfattn import scaled_dot_product_attention
+    q, k = np.ones((2, 3)), np.ones((2, 4))
+    with pytest.raises(ValueError) as checker:
+        check_scores(np.ones((2, 2)), q, k)
+    with pytest.raises(ValueError) as core:
+        scaled_dot_product_attention(q, k, k)
+    assert str(checker.value) == str(core.value)
+
+
+def test_smaller_checks_reject_bad_arguments_with_a_value_error():
+    with pytest.raises(ValueError, match="two vectors of the same length"):
+        check_dot_product(1.0, [1.0, 2.0], [1.0, 2.0, 3.0])
+    with pytest.raises(ValueError, match="a must be one vector"):
+        check_dot_product(1.0, [[1.0, 2.0]], [[1.0, 2.0]])
+    with pytest.raises(ValueError, match="same d_model"):
+        check_query([1.0], np.ones((1, 3)), np.ones((2, 2)))
+    with pytest.raises(ValueError, match="W_q must be 2-D"):
+        check_query([1.0], np.ones((1, 2)), np.ones(2))
+    with pytest.raises(ValueError, match="same n"):
+        check_context_vector([1.0], [0.5, 0.5], [[1.0]])
+    with pytest.raises(ValueError, match="expected must hold numbers"):
+        check_array(1.0, True)
+    with pytest.raises(ValueError, match="expected contains 1 non-finite"):
+        check_array([1.0], [np.nan])
+
+
+def test_checks_accept_torch_tensors_for_their_own_arguments(qk):
+    q, k = qk
+    assert check_weights(torch_weights(q, k), t(q), t(k))
+    assert check_scores((t(q) @ t(k).T), t(q), t(k))
+    assert check_array(np.array([1.0, 2.0]), torch.tensor([1.0, 2.0], dtype=torch.float64, requires_grad=True))
