@@ -16,8 +16,12 @@ One small module per concept, mirroring the chapters:
 * :mod:`selfattn.blockwise`: memory-efficient attention with an online softmax;
 * :mod:`selfattn.nn`: PyTorch twins of the layers (needs torch);
 * :mod:`selfattn.coref`, :mod:`selfattn.training`: the "it" coreference task and its trained model;
-* :mod:`selfattn.book`: glue for numbers in the prose;
-* :mod:`selfattn.bench`: benchmarks, ``python -m selfattn.bench {widget,attention,training}``.
+* :mod:`selfattn.backprop`: the backward pass of one attention layer, by hand in NumPy;
+* :mod:`selfattn.book`: glue for numbers in the prose, and whole functions shown in the page;
+* :mod:`selfattn.bench`: benchmarks, ``python -m selfattn.bench {widget,attention,training}``;
+* ``selfattn._checks`` (private): every input check, shared by the NumPy code, the PyTorch
+  twins, the widget and the exercise checkers, so one bad input gets one message everywhere;
+* ``selfattn.sphinxext`` (build only): the book's Sphinx extensions.
 
 The NumPy core is imported here; the other modules are imported on demand
 so that ``import selfattn`` stays light.
