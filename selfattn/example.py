@@ -36,7 +36,7 @@ __all__ = [
     "VOCAB",
     "tokenize",
     "embed",
-    "weights",
+    "matrices",
     "layer",
     "RunningExample",
     "running_example",
@@ -123,12 +123,19 @@ def tokenize(sentence: str) -> list[str]:
     list of str
         The words, in order, case kept.
 
+    Raises
+    ------
+    ValueError
+        If ``sentence`` is not a string.
+
     Examples
     --------
     >>> from selfattn.example import tokenize
     >>> tokenize("The cat sat on the mat.")
     ['The', 'cat', 'sat', 'on', 'the', 'mat']
     """
+    if not isinstance(sentence, str):
+        raise ValueError(f"sentence must be a str, got {sentence!r} ({type(sentence).__name__})")
     return [w.strip(".,;!?") for w in sentence.split() if w.strip(".,;!?")]
 
 
@@ -148,7 +155,8 @@ def embed(tokens) -> np.ndarray:
     Raises
     ------
     ValueError
-        If a word is not in :data:`VOCAB`; the message lists the known words.
+        If ``tokens`` is neither a string nor a sequence of strings, is empty, or
+        holds a word that is not in :data:`VOCAB` (the message lists the known words).
 
     Examples
     --------
@@ -162,6 +170,11 @@ def embed(tokens) -> np.ndarray:
     """
     if isinstance(tokens, str):
         tokens = tokenize(tokens)
+    if isinstance(tokens, bytes) or not hasattr(tokens, "__iter__"):
+        raise ValueError(f"tokens must be a sentence (str) or a list of words, got {tokens!r}")
+    tokens = list(tokens)
+    if not all(isinstance(t, str) for t in tokens):
+        raise ValueError(f"tokens must be words (str), got {tokens!r}")
     unknown = [t for t in tokens if t.lower() not in VOCAB]
     if unknown:
         raise ValueError(f"unknown word(s) {unknown}; known words: {', '.join(sorted(VOCAB))}")
@@ -170,8 +183,8 @@ def embed(tokens) -> np.ndarray:
     return np.array([VOCAB[t.lower()] for t in tokens], dtype=np.float64)  # (n, d_model)
 
 
-def weights() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Copies of the hand-set matrices.
+def matrices() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Copies of the three hand-set weight matrices (not attention weights).
 
     Returns
     -------
@@ -181,8 +194,8 @@ def weights() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
     Examples
     --------
-    >>> from selfattn.example import weights
-    >>> W_q, W_k, W_v = weights()
+    >>> from selfattn.example import matrices
+    >>> W_q, W_k, W_v = matrices()
     >>> W_q.shape
     (5, 3)
     >>> W_q[2].tolist()   # the pronoun row: looks for a noun that is alive
@@ -205,7 +218,7 @@ def layer() -> SelfAttention:
     >>> layer()
     SelfAttention(d_model=5, d_k=3, d_v=3)
     """
-    return SelfAttention.from_weights(*weights())
+    return SelfAttention.from_weights(*matrices())
 
 
 @dataclass(frozen=True)
@@ -224,13 +237,15 @@ class RunningExample:
         Raises
         ------
         ValueError
-            If ``word`` is not in the sentence.
+            If ``word`` is not in the sentence (the message lists its words).
         """
+        if word not in self.tokens:
+            raise ValueError(f"word {word!r} is not in the sentence; its words: {self.tokens}")
         return self.tokens.index(word)
 
 
 def running_example(sentence: str = SENTENCE) -> RunningExample:
-    """Tokens, embeddings and hand-set weights for ``sentence`` (default: the running example).
+    """Tokens, embeddings and hand-set matrices for ``sentence`` (default: the running example).
 
     Parameters
     ----------
@@ -244,7 +259,7 @@ def running_example(sentence: str = SENTENCE) -> RunningExample:
     Raises
     ------
     ValueError
-        If a word is not in :data:`VOCAB`.
+        If ``sentence`` is not a string, or a word is not in :data:`VOCAB`.
 
     Examples
     --------
@@ -259,4 +274,4 @@ def running_example(sentence: str = SENTENCE) -> RunningExample:
     'cat'
     """
     tokens = tokenize(sentence)
-    return RunningExample(tokens, embed(tokens), *weights())
+    return RunningExample(tokens, embed(tokens), *matrices())

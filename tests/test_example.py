@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from selfattn import SelfAttention
-from selfattn.example import FEATURES, SENTENCE, VOCAB, embed, layer, running_example, tokenize, weights
+from selfattn.example import FEATURES, SENTENCE, VOCAB, embed, layer, running_example, tokenize, matrices
 
 TOKENS = ["The", "cat", "sat", "on", "the", "mat", "because", "it", "was", "tired"]
 
@@ -93,15 +93,41 @@ def test_it_prefers_the_animate_noun_in_other_sentences():
 
 
 def test_layer_holds_copies_of_the_hand_set_matrices():
-    w_q, w_k, w_v = weights()
+    w_q, w_k, w_v = matrices()
     assert w_q.shape == w_k.shape == w_v.shape == (5, 3)
     lay = layer()
     assert isinstance(lay, SelfAttention)
     np.testing.assert_array_equal(lay.W_q, w_q)
     w_q[0, 0] = 99.0  # editing a copy does not change the module's matrices
-    assert weights()[0][0, 0] == 0.0
+    assert matrices()[0][0, 0] == 0.0
 
 
 def test_embed_is_case_insensitive_and_strips_punctuation():
     np.testing.assert_array_equal(embed("The cat."), embed(["the", "cat"]))
     np.testing.assert_array_equal(embed(["CAT"])[0], [1.0, 1.0, 0.0, 0.0, 0.0])
+
+
+@pytest.mark.parametrize("bad", [None, 3, b"the cat"])
+def test_tokenize_refuses_a_sentence_that_is_not_text(bad):
+    with pytest.raises(ValueError, match=r"sentence must be a str, got"):
+        tokenize(bad)
+
+
+@pytest.mark.parametrize("bad, message", [
+    (None, r"tokens must be a sentence \(str\) or a list of words, got None"),
+    (7, r"tokens must be a sentence \(str\) or a list of words, got 7"),
+    (["cat", 3], r"tokens must be words \(str\), got \['cat', 3\]"),
+    ([], r"need at least one word, got none"),
+    ("", r"need at least one word, got none"),
+])
+def test_embed_refuses_what_is_not_a_list_of_words(bad, message):
+    with pytest.raises(ValueError, match=message):
+        embed(bad)
+
+
+def test_index_of_a_missing_word_lists_the_words_of_the_sentence():
+    ex = running_example("The cat sat")
+    with pytest.raises(ValueError, match=r"word 'dog' is not in the sentence; "
+                                         r"its words: \['The', 'cat', 'sat'\]"):
+        ex.index("dog")
+    assert ex.index("sat") == 2
