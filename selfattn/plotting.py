@@ -1,30 +1,199 @@
-"""Pictures of attention: a heatmap of all weights and a bar chart of one token's weights.
+"""Every picture of the course, with one palette and one set of figure sizes.
 
-Both use colour-blind-safe colours (the perceptually uniform ``cividis`` map,
-and a single bar colour with the largest bar outlined) and print their values,
-so that the figure can be read without relying on colour at all.
+The palette lives here and nowhere else: :data:`CMAP` for every heatmap (the
+perceptually uniform ``cividis``, readable with every common colour-vision
+deficiency) and :data:`COLOURS` for lines, bars and points (a dark navy and a
+gold, told apart in every colour vision, plus a mid blue and a grey). Series
+that must be told apart also differ in marker or line style, and heatmaps and
+bar charts print their values, so no figure relies on colour alone.
+
+Figures are at most :data:`PAGE_WIDTH` inches wide, the width at which the
+book's page column shows a figure without shrinking it, and no text is smaller
+than :data:`MIN_FONT_SIZE` points; :func:`smallest_font_on_page` measures it.
+
+Pictures by chapter: :func:`attention_heatmap` and :func:`token_weights_bar`
+(all chapters), :func:`plot_query_and_keys` (Query), :func:`plot_dot_vs_angle`
+(Key), :func:`plot_value_before_after` (Value), :func:`plot_scaling_sweep`
+(Scaled dot-product attention), :func:`plot_head_weights` and :func:`plot_cost`
+(Multi-head attention and sizing), :func:`plot_training_loss`, :func:`plot_attention_during_training`,
+:func:`plot_weight_matrices` and :func:`plot_keys_and_queries` (Learned weight
+matrices). :func:`subplots` makes a page-wide figure for pictures that share one.
 """
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
-__all__ = ["attention_heatmap", "token_weights_bar", "CMAP"]
+from . import _checks
 
-#: Colour map used for every heatmap: readable with all common colour-vision deficiencies.
+__all__ = [
+    "CMAP",
+    "COLOURS",
+    "PAGE_WIDTH",
+    "MIN_FONT_SIZE",
+    "subplots",
+    "smallest_font_on_page",
+    "attention_heatmap",
+    "token_weights_bar",
+    "plot_head_weights",
+    "plot_query_and_keys",
+    "plot_dot_vs_angle",
+    "plot_value_before_after",
+    "plot_scaling_sweep",
+    "plot_cost",
+    "plot_training_loss",
+    "plot_attention_during_training",
+    "plot_weight_matrices",
+    "plot_keys_and_queries",
+]
+
+# --------------------------------------------------------------------------- #
+# the palette and the sizes: the only place that names a colour or a size
+# --------------------------------------------------------------------------- #
+#: Colour map of every heatmap: readable with all common colour-vision deficiencies.
 CMAP = "cividis"
 
+#: The named colours. ``dark`` and ``gold`` are the pair for two series; ``mid`` is a
+#: lighter blue for bars beside ``dark``; ``grey`` draws reference lines and axes;
+#: ``ink`` and ``paper`` are text on light and on dark cells.
+COLOURS = {
+    "dark": "#1B2A41",
+    "mid": "#5D7CA6",
+    "gold": "#B8860B",
+    "grey": "#808080",
+    "ink": "black",
+    "paper": "white",
+}
 
-def _axes(ax, figsize):
+#: Width in inches at which the book's page column shows a figure at full size
+#: (about 720 pixels at matplotlib's 100 dpi); wider figures are shrunk to fit.
+PAGE_WIDTH = 7.2
+
+#: Smallest legible text, in points, at the size the page shows the figure.
+MIN_FONT_SIZE = 9
+
+#: Font size of values printed in cells and on bars, and of point labels.
+_VALUE_FONT = 9
+
+#: Heights in inches of the figures the functions below make when no axes are given.
+_HEIGHT = {"row": 3.4, "plane": 4.6, "curve": 3.6, "grid": 6.8}
+
+
+def subplots(nrows: int = 1, ncols: int = 1, *, height: float | None = None, **kwargs):
+    """A figure as wide as the page, with ``nrows`` x ``ncols`` axes.
+
+    Parameters
+    ----------
+    nrows, ncols : int, default 1
+    height : float, optional
+        Height in inches; defaults to 3.4 inches per row.
+    **kwargs
+        Passed to :func:`matplotlib.pyplot.subplots` (``sharey``, ``width_ratios``, ...).
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+    axes : matplotlib.axes.Axes or numpy.ndarray of them
+
+    Raises
+    ------
+    ValueError
+        If ``nrows`` or ``ncols`` is not a positive whole number, or ``height`` is
+        not a positive number.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> from selfattn.plotting import PAGE_WIDTH, subplots
+    >>> fig, axes = subplots(1, 2)
+    >>> axes.shape, tuple(fig.get_size_inches()) == (PAGE_WIDTH, 3.4)
+    ((2,), True)
+    """
+    import matplotlib.pyplot as plt
+
+    nrows = _checks.positive_int(nrows, "nrows")
+    ncols = _checks.positive_int(ncols, "ncols")
+    height = _HEIGHT["row"] * nrows if height is None else _checks.finite_number(height, "height")
+    if height <= 0:
+        raise ValueError(f"height must be a positive number of inches, got {height}")
+    kwargs.setdefault("layout", "constrained")
+    return plt.subplots(nrows, ncols, figsize=(PAGE_WIDTH, height), **kwargs)
+
+
+def _axes(ax, width: float, height: float):
+    """``ax``, or the axes of a new figure at most :data:`PAGE_WIDTH` wide."""
     import matplotlib.pyplot as plt
 
     if ax is None:
-        _, ax = plt.subplots(figsize=figsize)
+        _, ax = plt.subplots(figsize=(min(width, PAGE_WIDTH), height), layout="constrained")
     return ax
 
 
+def smallest_font_on_page(fig) -> float:
+    """The smallest text in ``fig``, in points, at the size the book's page shows it.
+
+    The page shows a figure at its saved width (the tight box around everything
+    drawn) or, if that is wider than :data:`PAGE_WIDTH`, shrunk to it; every text
+    shrinks with it.
+
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure
+
+    Returns
+    -------
+    float
+        ``inf`` if the figure has no visible text.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import matplotlib.pyplot as plt
+    >>> from selfattn.plotting import smallest_font_on_page
+    >>> fig, ax = plt.subplots(figsize=(6, 3))
+    >>> _ = ax.set_title("a title", fontsize=12)
+    >>> _ = ax.set_xticks([0, 1], ["a", "b"], fontsize=9)
+    >>> _ = ax.set_yticks([0, 1], ["c", "d"], fontsize=10)
+    >>> smallest_font_on_page(fig)   # fits the page: the tick labels "a" and "b"
+    9.0
+    >>> fig.set_size_inches(18, 3)
+    >>> smallest_font_on_page(fig) < 5   # shrunk to fit the page
+    True
+    """
+    from matplotlib.text import Text
+
+    renderer = fig.canvas.get_renderer()
+    saved_width = fig.get_tightbbox(renderer).width  # inches, as bbox_inches="tight" saves it
+    shrink = min(1.0, PAGE_WIDTH / saved_width)
+    sizes = [t.get_fontsize() for t in fig.findobj(Text)
+             if t.get_visible() and t.get_text().strip() and t.get_window_extent(renderer).width > 0]
+    return float(min(sizes, default=math.inf) * shrink)
+
+
+def _array(x, name: str, ndim: int, layout: str) -> np.ndarray:
+    """``x`` as a finite float array with ``ndim`` dimensions, or a ValueError naming it."""
+    a = _checks.float_array(x, name)
+    if a.ndim != ndim:
+        raise ValueError(f"{name} must be {ndim}-D {layout}, got shape {a.shape}")
+    _checks.finite(a, name)
+    return a
+
+
+def _cell_text(ax, i: int, j: int, value: float, text: str, mid: float) -> None:
+    """Print ``text`` in cell ``(i, j)`` of a heatmap: ink on light cells, paper on dark ones."""
+    colour = COLOURS["ink"] if value > mid else COLOURS["paper"]
+    ax.text(j, i, text, ha="center", va="center", fontsize=_VALUE_FONT, color=colour)
+
+
+# --------------------------------------------------------------------------- #
+# weights: every chapter
+# --------------------------------------------------------------------------- #
 def attention_heatmap(weights, tokens, key_tokens=None, *, ax=None, title=None, annotate=True,
-                      fmt="{:.2f}", vmin=0.0, vmax=None):
+                      fmt="{:.2f}", vmin=0.0, vmax=None, colorbar=True):
     """Heatmap of an ``(n_q, n_k)`` weight matrix, queries on the rows and keys on the columns.
 
     Parameters
@@ -41,6 +210,9 @@ def attention_heatmap(weights, tokens, key_tokens=None, *, ax=None, title=None, 
     fmt : str, default ``"{:.2f}"``
     vmin, vmax : float, optional
         Colour range; ``vmax`` defaults to the largest weight (at least 1e-12).
+    colorbar : bool, default True
+        Draw a colour bar beside the heatmap (leave it out for a 0/1 mask, whose
+        printed values say everything, or when panels share one bar).
 
     Returns
     -------
@@ -49,7 +221,7 @@ def attention_heatmap(weights, tokens, key_tokens=None, *, ax=None, title=None, 
     Raises
     ------
     ValueError
-        If ``weights`` is not 2-D or the labels do not match its shape.
+        If ``weights`` is not 2-D or holds NaN or inf, or the labels do not match its shape.
 
     Examples
     --------
@@ -60,17 +232,15 @@ def attention_heatmap(weights, tokens, key_tokens=None, *, ax=None, title=None, 
     >>> [t.get_text() for t in ax.texts]
     ['0.90', '0.10', '0.50', '0.50']
     """
-    w = np.asarray(weights, dtype=float)
+    w = _array(weights, "weights", 2, "(n_q, n_k)")
     key_tokens = list(tokens) if key_tokens is None else list(key_tokens)
-    if w.ndim != 2:
-        raise ValueError(f"weights must be 2-D (n_q, n_k), got shape {w.shape}")
     if w.shape != (len(tokens), len(key_tokens)):
         raise ValueError(
             f"weights of shape {w.shape} do not match {len(tokens)} query labels "
             f"and {len(key_tokens)} key labels"
         )
     n_q, n_k = w.shape
-    ax = _axes(ax, (0.55 * n_k + 1.8, 0.45 * n_q + 1.2))
+    ax = _axes(ax, 0.55 * n_k + 1.8, 0.45 * n_q + 1.2)
     vmax = max(float(np.max(w)), 1e-12) if vmax is None else vmax
     im = ax.imshow(w, cmap=CMAP, vmin=vmin, vmax=vmax, aspect="auto")
     ax.set_xticks(range(n_k), key_tokens, rotation=45, ha="right")
@@ -81,12 +251,65 @@ def attention_heatmap(weights, tokens, key_tokens=None, *, ax=None, title=None, 
         ax.set_title(title)
     if annotate:
         mid = vmin + 0.5 * (vmax - vmin)
-        for i in range(n_q):
-            for j in range(n_k):
-                ax.text(j, i, fmt.format(w[i, j]), ha="center", va="center", fontsize=8,
-                        color="black" if w[i, j] > mid else "white")
-    ax.figure.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
+        for (i, j), value in np.ndenumerate(w):
+            _cell_text(ax, i, j, value, fmt.format(value), mid)
+    if colorbar:
+        ax.figure.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
     return ax
+
+
+def plot_head_weights(weights, tokens, titles=None, *, fmt="{:.1f}"):
+    """One heatmap per head, two heads per row, on one shared colour scale.
+
+    One scale for all heads, so that an even spread (``1/n`` everywhere) looks
+    the same in every head and a sharp head stands out. Each cell prints its weight.
+
+    Parameters
+    ----------
+    weights : array_like, shape (h, n, n)
+        The attention weights of each head.
+    tokens : sequence of str, length n
+    titles : sequence of str, length h, optional
+        Defaults to ``head 0``, ``head 1``, ...
+    fmt : str, default ``"{:.1f}"``
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Raises
+    ------
+    ValueError
+        If ``weights`` is not 3-D or holds NaN or inf, is not square per head, or
+        the tokens or titles do not match it.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> from selfattn.plotting import plot_head_weights
+    >>> fig = plot_head_weights([[[1.0, 0.0], [0.5, 0.5]]] * 3, ["a", "b"])
+    >>> [ax.get_title() for ax in fig.axes if ax.images]
+    ['head 0', 'head 1', 'head 2']
+    """
+    w = _array(weights, "weights", 3, "(h, n, n)")
+    h, n_q, n_k = w.shape
+    titles = [f"head {i}" for i in range(h)] if titles is None else list(titles)
+    if n_q != n_k or n_k != len(tokens) or len(titles) != h:
+        raise ValueError(f"weights of shape {w.shape} need square (n, n) heads with n = {len(tokens)} "
+                         f"tokens and {h} titles, got {len(titles)} titles")
+    nrows = (h + 1) // 2
+    fig, axes = subplots(nrows, 2, height=3.8 * nrows, sharey=True, squeeze=False)
+    vmax = max(float(w.max()), 1e-12)
+    for i, ax in enumerate(axes.flat):
+        if i >= h:
+            ax.set_axis_off()
+            continue
+        attention_heatmap(w[i], tokens, ax=ax, title=titles[i], fmt=fmt, vmax=vmax, colorbar=False)
+        if i % 2:
+            ax.set_ylabel("")
+    fig.colorbar(axes.flat[0].images[0], ax=axes, shrink=0.5, label="attention weight")
+    return fig
 
 
 def token_weights_bar(weights, tokens, query=None, *, ax=None, title=None, fmt="{:.2f}"):
@@ -110,7 +333,8 @@ def token_weights_bar(weights, tokens, query=None, *, ax=None, title=None, fmt="
     Raises
     ------
     ValueError
-        If ``weights`` is not 1-D or its length differs from ``len(tokens)``.
+        If ``weights`` is not 1-D or holds NaN or inf, or its length differs
+        from ``len(tokens)``.
 
     Examples
     --------
@@ -121,19 +345,602 @@ def token_weights_bar(weights, tokens, query=None, *, ax=None, title=None, fmt="
     >>> ax.get_title()
     'Where "it" looks'
     """
-    w = np.asarray(weights, dtype=float)
-    if w.ndim != 1:
-        raise ValueError(f"weights must be 1-D (one query's row), got shape {w.shape}")
+    w = _array(weights, "weights", 1, "(one query's row)")
     if len(w) != len(tokens):
         raise ValueError(f"{len(w)} weights but {len(tokens)} tokens")
-    ax = _axes(ax, (0.6 * len(w) + 1.5, 2.8))
+    ax = _axes(ax, 0.6 * len(w) + 1.5, 2.8)
     top = int(np.argmax(w))
-    colors = ["#5D7CA6"] * len(w)  # one hue: no red/green distinction needed
-    colors[top] = "#1B2A41"
-    bars = ax.bar(range(len(w)), w, color=colors, edgecolor="black", linewidth=[2 if i == top else 0.5 for i in range(len(w))])
+    colours = [COLOURS["mid"]] * len(w)  # one hue: no red/green distinction needed
+    colours[top] = COLOURS["dark"]
+    widths = [2 if i == top else 0.5 for i in range(len(w))]
+    bars = ax.bar(range(len(w)), w, color=colours, edgecolor=COLOURS["ink"], linewidth=widths)
     ax.set_xticks(range(len(w)), tokens, rotation=45, ha="right")
     ax.set_ylabel("attention weight")
     ax.set_ylim(0, max(1.0, float(w.max()) * 1.15))
-    ax.bar_label(bars, labels=[fmt.format(x) for x in w], fontsize=8, padding=2)
-    ax.set_title(title if title is not None else (f'Where "{query}" looks' if query else "Attention weights"))
+    ax.bar_label(bars, labels=[fmt.format(x) for x in w], fontsize=_VALUE_FONT, padding=2)
+    default = f'Where "{query}" looks' if query else "Attention weights"
+    ax.set_title(title if title is not None else default)
+    return ax
+
+
+# --------------------------------------------------------------------------- #
+# chapters "Query" and "Key": the dot product as a match
+# --------------------------------------------------------------------------- #
+def plot_query_and_keys(query, keys, labels, *, dims=(0, 1), dim_names=("dim 0", "dim 1"),
+                        query_label="query", ax=None, title=None):
+    """Draw a query and some keys as arrows in a plane of two of their dimensions.
+
+    The query is a thick dark arrow; each key is a thinner gold arrow labelled with
+    its word and its dot product with the query (computed in all ``d_k``
+    dimensions, not only the two drawn).
+
+    Parameters
+    ----------
+    query : array_like, shape (d_k,)
+    keys : array_like, shape (m, d_k)
+    labels : sequence of str, length m
+    dims : pair of int, default (0, 1)
+        The two dimensions to draw.
+    dim_names : pair of str
+        Axis labels.
+    query_label : str
+    ax : matplotlib.axes.Axes, optional
+    title : str, optional
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+
+    Raises
+    ------
+    ValueError
+        If the shapes do not fit together, a vector holds NaN or inf, or ``dims``
+        is out of range.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> from selfattn.plotting import plot_query_and_keys
+    >>> ax = plot_query_and_keys([2.0, 2.0], [[1.0, 1.0], [1.0, 0.0]], ["cat", "mat"])
+    >>> sorted(t.get_text() for t in ax.texts if t.get_text())
+    ['cat  (q·k = 4.00)', 'mat  (q·k = 2.00)', 'query']
+    """
+    q = _array(query, "query", 1, "(d_k,)")
+    K = _array(keys, "keys", 2, "(m, d_k)")
+    if K.shape[1] != q.shape[0]:
+        raise ValueError(f"keys must have shape (m, {q.shape[0]}) to match the query {q.shape}, "
+                         f"got {K.shape}")
+    if len(labels) != K.shape[0]:
+        raise ValueError(f"{len(labels)} labels for {K.shape[0]} keys")
+    i, j = dims
+    if not (0 <= i < q.shape[0] and 0 <= j < q.shape[0]):
+        raise ValueError(f"dims {dims} out of range for vectors of length {q.shape[0]}")
+    ax = _axes(ax, 5.0, _HEIGHT["plane"])
+    pts = np.vstack([q[[i, j]], K[:, [i, j]], np.zeros(2)])
+    lim_lo = min(0.0, float(pts.min())) - 0.4
+    lim_hi = float(pts.max()) + 0.6
+    # the query first, thick and dark; the keys on top, so a key along the query stays visible
+    ax.annotate("", xy=(q[i], q[j]), xytext=(0, 0), zorder=1,
+                arrowprops=dict(arrowstyle="-|>", color=COLOURS["dark"], lw=5, alpha=0.45))
+    ax.text(q[i] + 0.05, q[j] + 0.08, query_label, fontsize=10, fontweight="bold")
+    for key, lab in zip(K, labels):
+        ax.annotate("", xy=(key[i], key[j]), xytext=(0, 0), zorder=2,
+                    arrowprops=dict(arrowstyle="-|>", color=COLOURS["gold"], lw=1.8))
+        ax.text(key[i] + 0.06, key[j] - 0.12, f"{lab}  (q·k = {float(q @ key):.2f})", fontsize=_VALUE_FONT)
+    ax.set_xlim(lim_lo, lim_hi)
+    ax.set_ylim(lim_lo, lim_hi)
+    ax.set_aspect("equal")
+    ax.axhline(0, color=COLOURS["grey"], lw=0.5)
+    ax.axvline(0, color=COLOURS["grey"], lw=0.5)
+    ax.set_xlabel(dim_names[0])
+    ax.set_ylabel(dim_names[1])
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def plot_dot_vs_angle(norm_q, norms_k, *, ax=None, marks=None, title=None):
+    """Plot ``|q| |k| cos(theta)`` against the angle, one curve per key length.
+
+    Parameters
+    ----------
+    norm_q : float
+        Length of the query.
+    norms_k : sequence of float
+        Key lengths, one curve each (drawn with different line styles, so
+        colour is not needed to tell them apart).
+    ax : matplotlib.axes.Axes, optional
+    marks : sequence of (str, float, float) or (str, float, float, (dx, dy)), optional
+        Points ``(label, angle_deg, dot)`` to mark, e.g. real query-key pairs;
+        an optional fourth item moves the label by ``(dx, dy)`` points
+        (default ``(6, 6)``).
+    title : str, optional
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+
+    Raises
+    ------
+    ValueError
+        If a length is not a finite number or is negative.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> from selfattn.plotting import plot_dot_vs_angle
+    >>> ax = plot_dot_vs_angle(2.0, [0.5, 1.0])
+    >>> len(ax.lines), round(float(ax.lines[1].get_ydata()[0]), 3)
+    (3, 2.0)
+    """
+    norm_q = _checks.finite_number(norm_q, "norm_q")
+    norms_k = [_checks.finite_number(n, "each of norms_k") for n in norms_k]
+    if norm_q < 0 or any(n < 0 for n in norms_k):
+        raise ValueError(f"lengths must be >= 0, got |q| = {norm_q} and |k| = {norms_k}")
+    ax = _axes(ax, 5.5, _HEIGHT["curve"])
+    theta = np.linspace(0.0, 180.0, 181)
+    styles = ["-", "--", ":", "-."]
+    for n, style in zip(norms_k, styles * (len(norms_k) // len(styles) + 1)):
+        ax.plot(theta, norm_q * n * np.cos(np.radians(theta)), style, color=COLOURS["dark"],
+                label=f"|k| = {n:g}")
+    ax.axhline(0, color=COLOURS["grey"], lw=0.5)
+    for mark in marks or []:
+        label, angle, dot = mark[:3]
+        offset = mark[3] if len(mark) > 3 else (6, 6)
+        ax.plot([angle], [dot], "o", color=COLOURS["gold"], markeredgecolor=COLOURS["ink"])
+        ax.annotate(label, (angle, dot), textcoords="offset points", xytext=offset, fontsize=_VALUE_FONT)
+    ax.set_xlabel("angle θ between q and k (degrees)")
+    ax.set_ylabel("q · k")
+    ax.set_xticks([0, 45, 90, 135, 180])
+    ax.legend(title=f"|q| = {norm_q:.2f}", fontsize=_VALUE_FONT, title_fontsize=_VALUE_FONT)
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+# --------------------------------------------------------------------------- #
+# chapter "Value": what a word carries, and what it gathers
+# --------------------------------------------------------------------------- #
+def plot_value_before_after(value, context, dims, *, word=None, ax=None, fmt="%.2f"):
+    """Bars of a word's value vector (before) beside its context vector (after).
+
+    The value is drawn in mid blue with a black edge, the context vector in dark
+    blue with hatching, so the two are told apart without colour.
+
+    Parameters
+    ----------
+    value : array_like, shape (d_v,)
+        What the word passes on when others attend to it (a row of ``V``).
+    context : array_like, shape (d_v,)
+        What the word gathers: its row of the output ``A V``.
+    dims : sequence of str, length d_v
+        Names of the value dimensions.
+    word : str, optional
+        The word, for the title.
+    ax : matplotlib.axes.Axes, optional
+    fmt : str, default ``"%.2f"``
+        Format of the values printed on the bars.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+
+    Raises
+    ------
+    ValueError
+        If ``value`` or ``context`` is not 1-D or holds NaN or inf, or their lengths
+        differ from ``len(dims)``.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> from selfattn.plotting import plot_value_before_after
+    >>> ax = plot_value_before_after([0.5, 0.0], [0.4, 0.3], ["noun", "animate"], word="it")
+    >>> [t.get_text() for t in ax.texts]
+    ['0.50', '0.00', '0.40', '0.30']
+    >>> print(ax.get_title())
+    "it": what it carries,
+    then what it gathers
+    """
+    before = _array(value, "value", 1, "(d_v,)")
+    after = _array(context, "context", 1, "(d_v,)")
+    if not len(before) == len(after) == len(dims):
+        raise ValueError(f"value {before.shape} and context {after.shape} must both have one entry "
+                         f"per dimension name, got {len(dims)} names")
+    ax = _axes(ax, 5.5, _HEIGHT["curve"])
+    x = np.arange(len(dims))  # (d_v,)
+    bars_before = ax.bar(x - 0.2, before, 0.4, label="value (before)", color=COLOURS["mid"],
+                         edgecolor=COLOURS["ink"])
+    bars_after = ax.bar(x + 0.2, after, 0.4, label="context vector (after)", color=COLOURS["dark"],
+                        hatch="//", edgecolor=COLOURS["paper"])
+    ax.bar_label(bars_before, fmt=fmt, fontsize=_VALUE_FONT)
+    ax.bar_label(bars_after, fmt=fmt, fontsize=_VALUE_FONT)
+    ax.set_xticks(x, dims)
+    low = min(0.0, float(before.min()), float(after.min()))
+    ax.set_ylim(1.15 * low, 1.15 * max(1.0, float(before.max()), float(after.max())))
+    ax.axhline(0, color=COLOURS["grey"], lw=0.5)
+    ax.set_title(f'"{word}": what it carries,\nthen what it gathers' if word else "Value and context vector")
+    ax.legend(fontsize=_VALUE_FONT)
+    return ax
+
+
+# --------------------------------------------------------------------------- #
+# chapter "Scaled dot-product attention": why divide by sqrt(d_k)
+# --------------------------------------------------------------------------- #
+def plot_scaling_sweep(unscaled, scaled, axes=None):
+    """Four panels across ``d_k``: score variance, largest weight, entropy, gradient norm.
+
+    Unscaled results are drawn as solid dark lines with circles, scaled ones as
+    dashed gold lines with squares, so the two are told apart without colour.
+
+    Parameters
+    ----------
+    unscaled, scaled : selfattn.scale.ScalingSweep
+        Results of :func:`selfattn.scale.scaling_sweep` with ``scaled=False`` and
+        ``scaled=True`` over the same ``d_k``.
+    axes : sequence of 4 matplotlib Axes, optional
+        Defaults to a new page-wide 2 x 2 grid.
+
+    Returns
+    -------
+    numpy.ndarray of matplotlib.axes.Axes, shape (4,)
+
+    Raises
+    ------
+    ValueError
+        If the two sweeps cover different ``d_k`` or are given in the wrong order,
+        or ``axes`` does not hold 4 axes.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> from selfattn.scale import scaling_sweep
+    >>> from selfattn.plotting import plot_scaling_sweep
+    >>> axes = plot_scaling_sweep(scaling_sweep([1, 16], n_samples=50, scaled=False),
+    ...                           scaling_sweep([1, 16], n_samples=50, scaled=True))
+    >>> [ax.get_ylabel() for ax in axes]
+    ['variance of the scores', 'mean largest weight', 'mean entropy (nats)', 'median ‖∂a/∂s‖']
+    """
+    if unscaled.scaled or not scaled.scaled:
+        raise ValueError("pass the unscaled sweep first and the scaled sweep second")
+    if not np.array_equal(unscaled.d_k, scaled.d_k):
+        raise ValueError(f"the sweeps cover different d_k: {unscaled.d_k} and {scaled.d_k}")
+    if axes is None:
+        _, axes = subplots(2, 2, height=_HEIGHT["grid"])
+    axes = np.asarray(axes).ravel()
+    if axes.size != 4:
+        raise ValueError(f"need 4 axes, got {axes.size}")
+    styles = {False: dict(color=COLOURS["dark"], marker="o", ls="-", label="q·k (no scale)"),
+              True: dict(color=COLOURS["gold"], marker="s", ls="--", label="q·k / √d_k")}
+    d = unscaled.d_k
+    n = unscaled.n_keys
+    panels = [
+        ("score_variance", "variance of the scores", "Variance grows like d_k", "log",
+         ("d_k (theory)", d)),
+        ("max_weight", "mean largest weight", "Largest weight", "linear",
+         (f"uniform (1/{n})", np.full(len(d), 1 / n))),
+        ("entropy", "mean entropy (nats)", "Entropy of the weights", "linear",
+         (f"uniform (ln {n})", np.full(len(d), math.log(n)))),
+        ("grad_norm", "median ‖∂a/∂s‖", "Gradient (Frobenius norm)", "log", None),
+    ]
+    for ax, (field, ylabel, title, yscale, reference) in zip(axes, panels):
+        for sw in (unscaled, scaled):
+            ax.plot(d, getattr(sw, field), **styles[sw.scaled])
+        if reference is not None:
+            ax.plot(d, reference[1], color=COLOURS["grey"], lw=0.8, ls=":", label=reference[0])
+        ax.set(xscale="log", yscale=yscale, xlabel="d_k", ylabel=ylabel)
+        ax.set_title(title, fontsize=10)
+        if yscale == "linear":
+            ax.set_ylim(bottom=0)
+        ax.legend(fontsize=_VALUE_FONT)
+    return axes
+
+
+# --------------------------------------------------------------------------- #
+# chapter "Multi-head attention and sizing": time and memory against n
+# --------------------------------------------------------------------------- #
+def plot_cost(measurements, axes=None):
+    """Time and peak memory of one attention call against the sequence length ``n``.
+
+    Log-log axes, so that growth like ``n^2`` is a straight line (drawn dotted
+    through the last point for reference). NumPy is dark with circles, PyTorch
+    gold with squares, blockwise attention mid blue with triangles.
+
+    Parameters
+    ----------
+    measurements : dict of numpy.ndarray
+        As :func:`selfattn.bench.attention.cost_measurements` returns: ``n``,
+        ``numpy_s``, ``torch_s``, ``plain_peak_bytes``, ``blockwise_peak_bytes``.
+    axes : pair of matplotlib Axes, optional
+        Defaults to a new page-wide figure with two panels.
+
+    Returns
+    -------
+    numpy.ndarray of matplotlib.axes.Axes, shape (2,)
+
+    Raises
+    ------
+    ValueError
+        If a key is missing, a series is not positive and finite, or the series
+        differ in length.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import numpy as np
+    >>> from selfattn.plotting import plot_cost
+    >>> n = np.array([128, 256])
+    >>> ax_time, ax_memory = plot_cost({"n": n, "numpy_s": [1e-3, 4e-3], "torch_s": [1e-3, 3e-3],
+    ...                                 "plain_peak_bytes": [2e6, 8e6], "blockwise_peak_bytes": [1e6, 2e6]})
+    >>> ax_time.get_ylabel(), ax_memory.get_ylabel()
+    ('time per call (ms)', 'peak memory (MiB)')
+    """
+    from matplotlib.ticker import NullLocator
+
+    keys = ("n", "numpy_s", "torch_s", "plain_peak_bytes", "blockwise_peak_bytes")
+    missing = [key for key in keys if key not in measurements]
+    if missing:
+        raise ValueError(f"measurements lack {missing}; pass what cost_measurements returns")
+    m = {key: _array(measurements[key], key, 1, "(one value per n,)") for key in keys}
+    if len({len(v) for v in m.values()}) != 1 or min(float(v.min()) for v in m.values()) <= 0:
+        raise ValueError(f"every series must hold one positive value per n, got lengths "
+                         f"{ {key: len(v) for key, v in m.items()} }")
+    if axes is None:
+        _, axes = subplots(1, 2)
+    ax_t, ax_m = np.asarray(axes).ravel()
+    ns = m["n"]
+
+    def like_n2(y):  # a line growing like n^2 through the last point
+        return y[-1] * (ns / ns[-1]) ** 2
+
+    ms, mib = m["numpy_s"] * 1e3, m["plain_peak_bytes"] / 2**20
+    reference = dict(ls=":", color=COLOURS["grey"], label="grows like $n^2$")
+    ax_t.loglog(ns, ms, "o-", color=COLOURS["dark"], label="selfattn (NumPy)")
+    ax_t.loglog(ns, m["torch_s"] * 1e3, "s--", color=COLOURS["gold"], label="PyTorch")
+    ax_t.loglog(ns, like_n2(ms), **reference)
+    ax_t.set(xlabel="sequence length n", ylabel="time per call (ms)", title="Time (fastest run)")
+    ax_m.loglog(ns, mib, "o-", color=COLOURS["dark"], label="plain attention")
+    ax_m.loglog(ns, m["blockwise_peak_bytes"] / 2**20, "^-.", color=COLOURS["mid"], label="blockwise")
+    ax_m.loglog(ns, like_n2(mib), **reference)
+    ax_m.set(xlabel="sequence length n", ylabel="peak memory (MiB)", title="Memory of one call")
+    for ax in (ax_t, ax_m):
+        ax.xaxis.set_minor_locator(NullLocator())  # only the measured n, labelled in full
+        ax.set_xticks(ns, [f"{n:g}" for n in ns])
+        ax.legend(fontsize=_VALUE_FONT)
+    return np.array([ax_t, ax_m])
+
+
+# --------------------------------------------------------------------------- #
+# chapter "Learned weight matrices": training and what it learned
+# --------------------------------------------------------------------------- #
+def plot_training_loss(losses, *, ax=None, title="Cross-entropy on the training mini-batches"):
+    """The loss at each training step, on a log scale.
+
+    Parameters
+    ----------
+    losses : array_like, shape (steps,)
+        Positive losses, one per step (``TrainingResult.losses``).
+    ax : matplotlib.axes.Axes, optional
+    title : str, optional
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+
+    Raises
+    ------
+    ValueError
+        If ``losses`` is not 1-D, is empty, or holds a value that is not positive and finite.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> from selfattn.plotting import plot_training_loss
+    >>> ax = plot_training_loss([2.0, 0.5, 0.1])
+    >>> ax.get_yscale(), ax.lines[0].get_ydata().tolist()
+    ('log', [2.0, 0.5, 0.1])
+    """
+    y = _array(losses, "losses", 1, "(steps,)")
+    if y.size == 0 or float(y.min()) <= 0:
+        raise ValueError(f"losses must be positive, one per step, got {y.size} values with minimum "
+                         f"{y.min() if y.size else None}")
+    ax = _axes(ax, 6.0, 2.8)
+    ax.semilogy(y, color=COLOURS["dark"])
+    ax.set_xlabel("training step")
+    ax.set_ylabel("loss (log scale)")
+    ax.set_title(title)
+    return ax
+
+
+def plot_attention_during_training(snapshots, watch, *, layer: int = 2, axes=None):
+    """Small multiples: one heatmap per watched sentence, one row per recorded step.
+
+    Parameters
+    ----------
+    snapshots : dict
+        ``TrainingResult.snapshots``: ``{step: (w1_it, w2_it)}``.
+    watch : list of Example
+        The sentences the snapshots were recorded for.
+    layer : {1, 2}
+    axes : sequence of matplotlib Axes, optional (one per sentence)
+        Defaults to a new page-wide figure, the sentences one above the other.
+
+    Returns
+    -------
+    list of matplotlib.axes.Axes
+
+    Raises
+    ------
+    ValueError
+        If ``layer`` is not 1 or 2, or there are no snapshots or no sentences.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> from types import SimpleNamespace
+    >>> from selfattn.plotting import plot_attention_during_training
+    >>> watch = [SimpleNamespace(tokens=["the", "cat", "it"])]
+    >>> snapshots = {0: ([[0.3, 0.3, 0.4]], [[0.5, 0.5, 0.0]]), 10: ([[0.1, 0.1, 0.8]], [[0.0, 1.0, 0.0]])}
+    >>> (ax,) = plot_attention_during_training(snapshots, watch)
+    >>> [t.get_text() for t in ax.get_yticklabels()], [t.get_text() for t in ax.texts][3:]
+    (['step 0', 'step 10'], ['0.00', '1.00', '0.00'])
+    """
+    if layer not in (1, 2) or not snapshots or not watch:
+        raise ValueError(f"need layer 1 or 2, at least one snapshot and one sentence, got layer={layer}, "
+                         f"{len(snapshots)} snapshots, {len(watch)} sentences")
+    steps = sorted(snapshots)
+    if axes is None:
+        _, axes = subplots(len(watch), 1, height=len(watch) * (0.42 * len(steps) + 1.9))
+    axes = np.atleast_1d(axes)
+    for i, (ex, ax) in enumerate(zip(watch, axes)):
+        rows = np.stack([np.asarray(snapshots[s][layer - 1][i]) for s in steps])  # (n_steps, n)
+        attention_heatmap(rows, [f"step {s}" for s in steps], list(ex.tokens), ax=ax, vmax=1.0,
+                          title=f'"it" in: ...{" ".join(ex.tokens[-4:])}')
+        ax.set_ylabel("training step")
+        ax.set_xlabel("word")
+    return list(axes)
+
+
+def plot_weight_matrices(before: dict, after: dict, names, *, fmt: str = "{:.1f}"):
+    """Heatmaps of weight matrices, before (top row) and after (bottom row) training.
+
+    Panels are as wide as their matrices have columns, on one colour scale
+    symmetric around 0, with every entry printed.
+
+    Parameters
+    ----------
+    before, after : dict of name -> ndarray (2-D)
+        For example ``TrainingResult.initial`` and ``CorefModel.matrices()``.
+    names : sequence of str
+        The matrices to show, in order.
+    fmt : str, default ``"{:.1f}"``
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Raises
+    ------
+    ValueError
+        If ``names`` is empty, a name is missing, or a matrix is not 2-D and finite
+        or changed shape.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import numpy as np
+    >>> from selfattn.plotting import plot_weight_matrices
+    >>> fig = plot_weight_matrices({"W": np.zeros((2, 2))}, {"W": np.eye(2)}, ["W"])
+    >>> [t.get_text() for t in fig.axes[1].texts]
+    ['1.0', '0.0', '0.0', '1.0']
+    """
+    names = list(names)
+    if not names:
+        raise ValueError("names must list at least one matrix, got none")
+    for name in names:
+        if name not in before or name not in after or np.shape(before[name]) != np.shape(after[name]):
+            raise ValueError(f"matrix {name!r} must exist with the same shape before and after training")
+    mats = {label: {n: _array(m[n], n, 2, "(rows, columns)") for n in names}
+            for label, m in (("before", before), ("after", after))}
+    widths = [mats["before"][n].shape[1] for n in names]
+    fig, axes = subplots(2, len(names), height=7.0, squeeze=False, width_ratios=widths)
+    lim = max(float(np.abs(m).max()) for by_name in mats.values() for m in by_name.values()) or 1.0
+    for row, label in enumerate(("before", "after")):
+        for col, name in enumerate(names):
+            ax, m = axes[row, col], mats[label][name]
+            im = ax.imshow(m, cmap=CMAP, vmin=-lim, vmax=lim, aspect="auto")
+            for (i, j), value in np.ndenumerate(m):
+                _cell_text(ax, i, j, value, fmt.format(value), 0.0)
+            ax.set_title(f"{name}\n{label} {m.shape}", fontsize=10)
+            ax.set_xticks(range(m.shape[1]))
+            ax.set_yticks(range(m.shape[0]))
+            ax.set_xlabel("output")
+            if col == 0:
+                ax.set_ylabel("input (row)")
+    fig.colorbar(im, ax=axes, shrink=0.6)
+    return fig
+
+
+def plot_keys_and_queries(vectors, kinds, *, ax=None, title='Layer-2 keys of the nouns and queries of "it"'):
+    """Scatter the keys of the nouns and the queries of "it" in their 2-D space.
+
+    Keys are filled markers, queries hollow ones; each kind (for example animals
+    and objects) has its own colour and marker shape, and every point is labelled
+    with its word.
+
+    Parameters
+    ----------
+    vectors : dict
+        As :func:`selfattn.training.point_layer_vectors` returns: ``keys``
+        ``(m, 2)`` with their ``nouns``, ``queries`` ``(p, 2)`` with their ``adjectives``.
+    kinds : dict of str -> sequence of str
+        At most two kinds, each with its words (nouns and adjectives); every noun
+        and adjective must belong to exactly one.
+    ax : matplotlib.axes.Axes, optional
+    title : str, optional
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+
+    Raises
+    ------
+    ValueError
+        If a vector set is not ``(count, 2)`` and finite, the labels do not match
+        it, there are more than two kinds, or a word has no kind or several.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> from selfattn.plotting import plot_keys_and_queries
+    >>> vectors = {"keys": [[1.0, 0.0], [0.0, 1.0]], "nouns": ["cat", "mat"],
+    ...            "queries": [[0.9, 0.1]], "adjectives": ["tired"]}
+    >>> ax = plot_keys_and_queries(vectors, {"animal": ["cat", "tired"], "object": ["mat"]})
+    >>> sorted(t.get_text() for t in ax.texts)
+    ['cat', 'mat', 'tired']
+    """
+    keys = _array(vectors["keys"], "keys", 2, "(nouns, 2)")
+    queries = _array(vectors["queries"], "queries", 2, "(adjectives, 2)")
+    words = {"keys": list(vectors["nouns"]), "queries": list(vectors["adjectives"])}
+    for name, points in (("keys", keys), ("queries", queries)):
+        if points.shape[1] != 2 or len(words[name]) != len(points):
+            raise ValueError(f"{name} must have shape ({len(words[name])}, 2), one row per word, "
+                             f"got {points.shape}")
+    if not 1 <= len(kinds) <= 2:
+        raise ValueError(f"kinds must hold one or two kinds, got {len(kinds)}: {list(kinds)}")
+    kind_of = {}
+    for word in words["keys"] + words["queries"]:
+        owners = [kind for kind, members in kinds.items() if word in members]
+        if len(owners) != 1:
+            raise ValueError(f"word {word!r} must belong to exactly one of the kinds {list(kinds)}, "
+                             f"found in {owners}")
+        kind_of[word] = owners[0]
+    ax = _axes(ax, 6.5, 5.5)
+    looks = zip(kinds, (COLOURS["dark"], COLOURS["gold"]), (("o", "^"), ("s", "v")))
+    for kind, colour, (key_marker, query_marker) in looks:
+        k = keys[[kind_of[w] == kind for w in words["keys"]]]
+        q = queries[[kind_of[w] == kind for w in words["queries"]]]
+        ax.scatter(*k.T, marker=key_marker, s=60, color=colour, edgecolor=COLOURS["ink"],
+                   label=f"keys: {kind} nouns")
+        ax.scatter(*q.T, marker=query_marker, s=60, color=COLOURS["paper"], edgecolor=colour,
+                   linewidth=2, label=f'queries of "it": {kind} adjectives')
+    # keys labelled above their point, queries below, so that a key and a query close by stay apart
+    for name, points, offset in (("keys", keys, (4, 3)), ("queries", queries, (4, -11))):
+        for word, point in zip(words[name], points):
+            ax.annotate(word, tuple(point), fontsize=_VALUE_FONT, xytext=offset, textcoords="offset points")
+    ax.axhline(0, color=COLOURS["grey"], linewidth=0.5)
+    ax.axvline(0, color=COLOURS["grey"], linewidth=0.5)
+    ax.set_xlabel("dimension 1")
+    ax.set_ylabel("dimension 2")
+    ax.legend(fontsize=_VALUE_FONT, loc="best")
+    ax.set_title(title)
     return ax
