@@ -869,6 +869,31 @@ def plot_weight_matrices(before: dict, after: dict, names, *, fmt: str = "{:.1f}
     return fig
 
 
+#: Where a point's label may go, in points from the point, tried in this order.
+_LABEL_OFFSETS = [(4, 3, "left"), (4, -12, "left"), (-4, 3, "right"), (-4, -12, "right"),
+                  (4, 12, "left"), (-4, 12, "right"), (4, -21, "left"), (-4, -21, "right")]
+
+
+def _label_points(ax, words, points) -> None:
+    """Label each point with its word, moving a label around its point until it overlaps no other."""
+    renderer = ax.figure.canvas.get_renderer()
+    ax.figure.draw_without_rendering()  # final axes limits and layout, so that label boxes are right
+    placed = []
+    for word, point in zip(words, points):
+        for dx, dy, ha in _LABEL_OFFSETS:
+            label = ax.annotate(word, tuple(point), xytext=(dx, dy), textcoords="offset points",
+                                ha=ha, fontsize=_VALUE_FONT)
+            box = label.get_window_extent(renderer)
+            if not any(box.overlaps(other) for other in placed):
+                break
+            label.remove()
+        else:  # every place is taken: keep the first one
+            label = ax.annotate(word, tuple(point), xytext=_LABEL_OFFSETS[0][:2], textcoords="offset points",
+                                fontsize=_VALUE_FONT)
+            box = label.get_window_extent(renderer)
+        placed.append(box)
+
+
 def plot_keys_and_queries(vectors, kinds, *, ax=None, title='Layer-2 keys of the nouns and queries of "it"'):
     """Scatter the keys of the nouns and the queries of "it" in their 2-D space.
 
@@ -933,10 +958,7 @@ def plot_keys_and_queries(vectors, kinds, *, ax=None, title='Layer-2 keys of the
                    label=f"keys: {kind} nouns")
         ax.scatter(*q.T, marker=query_marker, s=60, color=COLOURS["paper"], edgecolor=colour,
                    linewidth=2, label=f'queries of "it": {kind} adjectives')
-    # keys labelled above their point, queries below, so that a key and a query close by stay apart
-    for name, points, offset in (("keys", keys, (4, 3)), ("queries", queries, (4, -11))):
-        for word, point in zip(words[name], points):
-            ax.annotate(word, tuple(point), fontsize=_VALUE_FONT, xytext=offset, textcoords="offset points")
+    _label_points(ax, words["keys"] + words["queries"], np.vstack([keys, queries]))
     ax.axhline(0, color=COLOURS["grey"], linewidth=0.5)
     ax.axvline(0, color=COLOURS["grey"], linewidth=0.5)
     ax.set_xlabel("dimension 1")

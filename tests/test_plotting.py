@@ -394,3 +394,13 @@ def test_head_weights_refuse_shapes_that_do_not_match():
         plot_head_weights(np.ones((1, 2, 2)) / 2, ["a", "b", "c"])
     with pytest.raises(ValueError, match=r"and 1 titles, got 2 titles"):
         plot_head_weights(np.ones((1, 2, 2)) / 2, ["a", "b"], ["x", "y"])
+
+
+def test_keys_and_queries_labels_of_crowded_points_do_not_overlap():
+    crowd = {"keys": [[0.0, 0.0], [0.01, 0.0], [0.0, 0.01]], "nouns": ["cat", "mat", "dog"],
+             "queries": [[1.0, 1.0]], "adjectives": ["tired"]}  # far away: the three keys crowd
+    ax = plot_keys_and_queries(crowd, KINDS)
+    renderer = ax.figure.canvas.get_renderer()
+    boxes = [t.get_window_extent(renderer) for t in ax.texts]
+    assert len(boxes) == 4
+    assert not any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1:])
