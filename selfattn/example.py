@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import _checks
 from .attention import SelfAttention
 
 __all__ = [
@@ -155,7 +156,7 @@ def embed(tokens) -> np.ndarray:
     Raises
     ------
     ValueError
-        If ``tokens`` is neither a string nor a sequence of strings, is empty, or
+        If ``tokens`` is neither a string nor a list or tuple of strings, is empty, or
         holds a word that is not in :data:`VOCAB` (the message lists the known words).
 
     Examples
@@ -170,11 +171,7 @@ def embed(tokens) -> np.ndarray:
     """
     if isinstance(tokens, str):
         tokens = tokenize(tokens)
-    if isinstance(tokens, bytes) or not hasattr(tokens, "__iter__"):
-        raise ValueError(f"tokens must be a sentence (str) or a list of words, got {tokens!r}")
-    tokens = list(tokens)
-    if not all(isinstance(t, str) for t in tokens):
-        raise ValueError(f"tokens must be words (str), got {tokens!r}")
+    tokens = _checks.words(tokens, "tokens", "a sentence (str) or a list of words")
     unknown = [t for t in tokens if t.lower() not in VOCAB]
     if unknown:
         raise ValueError(f"unknown word(s) {unknown}; known words: {', '.join(sorted(VOCAB))}")

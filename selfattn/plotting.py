@@ -164,8 +164,11 @@ def smallest_font_on_page(fig) -> float:
     >>> smallest_font_on_page(fig) < 5   # shrunk to fit the page
     True
     """
+    from matplotlib.figure import Figure
     from matplotlib.text import Text
 
+    if not isinstance(fig, Figure):
+        raise ValueError(f"fig must be a matplotlib Figure, got {type(fig).__name__}")
     renderer = fig.canvas.get_renderer()
     saved_width = fig.get_tightbbox(renderer).width  # inches, as bbox_inches="tight" saves it
     shrink = min(1.0, PAGE_WIDTH / saved_width)
@@ -295,9 +298,11 @@ def plot_head_weights(weights, tokens, titles=None, *, fmt="{:.1f}"):
     w = _array(weights, "weights", 3, "(h, n, n)")
     h, n_q, n_k = w.shape
     titles = [f"head {i}" for i in range(h)] if titles is None else list(titles)
-    if n_q != n_k or n_k != len(tokens) or len(titles) != h:
-        raise ValueError(f"weights of shape {w.shape} need square (n, n) heads with n = {len(tokens)} "
-                         f"tokens and {h} titles, got {len(titles)} titles")
+    if n_q != n_k or n_k != len(tokens):
+        raise ValueError(f"weights of shape {w.shape} need square (n, n) heads with n = {len(tokens)}, "
+                         f"one row and one column per token")
+    if len(titles) != h:
+        raise ValueError(f"{len(titles)} titles for {h} heads")
     nrows = (h + 1) // 2
     fig, axes = subplots(nrows, 2, height=3.8 * nrows, sharey=True, squeeze=False)
     vmax = max(float(w.max()), 1e-12)
@@ -591,8 +596,8 @@ def plot_scaling_sweep(unscaled, scaled, axes=None):
     Raises
     ------
     ValueError
-        If the two sweeps cover different ``d_k`` or are given in the wrong order,
-        or ``axes`` does not hold 4 axes.
+        If a sweep is not a ``ScalingSweep``, the two cover different ``d_k`` or are
+        given in the wrong order, or ``axes`` does not hold 4 axes.
 
     Examples
     --------
@@ -605,6 +610,11 @@ def plot_scaling_sweep(unscaled, scaled, axes=None):
     >>> [ax.get_ylabel() for ax in axes]
     ['variance of the scores', 'mean largest weight', 'mean entropy (nats)', 'median ‖∂a/∂s‖']
     """
+    fields = ("d_k", "scaled", "n_keys", "score_variance", "max_weight", "entropy", "grad_norm")
+    for name, sweep in (("unscaled", unscaled), ("scaled", scaled)):
+        if not all(hasattr(sweep, f) for f in fields):
+            raise ValueError(f"{name} must be a ScalingSweep from selfattn.scale.scaling_sweep, "
+                             f"got {type(sweep).__name__}")
     if unscaled.scaled or not scaled.scaled:
         raise ValueError("pass the unscaled sweep first and the scaled sweep second")
     if not np.array_equal(unscaled.d_k, scaled.d_k):
@@ -778,7 +788,8 @@ def plot_attention_during_training(snapshots, watch, *, layer: int = 2, axes=Non
     Raises
     ------
     ValueError
-        If ``layer`` is not 1 or 2, or there are no snapshots or no sentences.
+        If ``layer`` is not 1 or 2, there are no snapshots or no sentences, or a
+        snapshot has fewer rows than there are sentences.
 
     Examples
     --------
@@ -796,6 +807,10 @@ def plot_attention_during_training(snapshots, watch, *, layer: int = 2, axes=Non
         raise ValueError(f"need layer 1 or 2, at least one snapshot and one sentence, got layer={layer}, "
                          f"{len(snapshots)} snapshots, {len(watch)} sentences")
     steps = sorted(snapshots)
+    short = [s for s in steps if len(snapshots[s][layer - 1]) < len(watch)]
+    if short:
+        raise ValueError(f"the snapshots of steps {short} hold fewer rows than the {len(watch)} sentences "
+                         f"watched; pass the watch list the snapshots were recorded for")
     if axes is None:
         _, axes = subplots(len(watch), 1, height=len(watch) * (0.42 * len(steps) + 1.9))
     axes = np.atleast_1d(axes)
@@ -933,6 +948,9 @@ def plot_keys_and_queries(vectors, kinds, *, ax=None, title='Layer-2 keys of the
     >>> sorted(t.get_text() for t in ax.texts)
     ['cat', 'mat', 'tired']
     """
+    missing = [key for key in ("keys", "nouns", "queries", "adjectives") if key not in vectors]
+    if missing:
+        raise ValueError(f"vectors lack {missing}; pass what selfattn.training.point_layer_vectors returns")
     keys = _array(vectors["keys"], "keys", 2, "(nouns, 2)")
     queries = _array(vectors["queries"], "queries", 2, "(adjectives, 2)")
     words = {"keys": list(vectors["nouns"]), "queries": list(vectors["adjectives"])}

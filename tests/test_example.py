@@ -116,7 +116,7 @@ def test_tokenize_refuses_a_sentence_that_is_not_text(bad):
 @pytest.mark.parametrize("bad, message", [
     (None, r"tokens must be a sentence \(str\) or a list of words, got None"),
     (7, r"tokens must be a sentence \(str\) or a list of words, got 7"),
-    (["cat", 3], r"tokens must be words \(str\), got \['cat', 3\]"),
+    (["cat", 3], r"tokens must hold words \(str\), got 3 \(int\)"),
     ([], r"need at least one word, got none"),
     ("", r"need at least one word, got none"),
 ])

@@ -392,7 +392,7 @@ def test_head_weights_refuse_shapes_that_do_not_match():
     with pytest.raises(ValueError, match=r"weights of shape \(1, 2, 2\) need square \(n, n\) heads "
                                          r"with n = 3"):
         plot_head_weights(np.ones((1, 2, 2)) / 2, ["a", "b", "c"])
-    with pytest.raises(ValueError, match=r"and 1 titles, got 2 titles"):
+    with pytest.raises(ValueError, match=r"2 titles for 1 heads"):
         plot_head_weights(np.ones((1, 2, 2)) / 2, ["a", "b"], ["x", "y"])
 
 
@@ -404,3 +404,15 @@ def test_keys_and_queries_labels_of_crowded_points_do_not_overlap():
     boxes = [t.get_window_extent(renderer) for t in ax.texts]
     assert len(boxes) == 4
     assert not any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1:])
+
+
+def test_plots_name_inputs_that_are_not_what_they_draw():
+    with pytest.raises(ValueError, match=r"vectors lack \['keys'\]"):
+        plot_keys_and_queries({k: v for k, v in VECTORS.items() if k != "keys"}, KINDS)
+    with pytest.raises(ValueError, match=r"fig must be a matplotlib Figure, got NoneType"):
+        smallest_font_on_page(None)
+    with pytest.raises(ValueError, match=r"scaled must be a ScalingSweep from selfattn.scale.scaling_sweep"):
+        plot_scaling_sweep(scaling_sweep([1, 4], n_samples=5, scaled=False), None)
+    watch = [SimpleNamespace(tokens=["a", "b"])] * 2
+    with pytest.raises(ValueError, match=r"the snapshots of steps \[0\] hold fewer rows than the 2 sentences"):
+        plot_attention_during_training({0: ([[0.5, 0.5]], [[0.5, 0.5]])}, watch)
