@@ -335,7 +335,7 @@ class SelfAttention:
         self.W_v = init_matrix(rng, self.d_model, self.d_v)  # (d_model, d_v)
 
     @classmethod
-    def from_weights(cls, W_q, W_k, W_v) -> "SelfAttention":
+    def from_matrices(cls, W_q, W_k, W_v) -> "SelfAttention":
         """Build a layer from given matrices (e.g. hand-built or trained ones).
 
         Parameters
@@ -360,7 +360,7 @@ class SelfAttention:
         --------
         >>> import numpy as np
         >>> from selfattn import SelfAttention
-        >>> layer = SelfAttention.from_weights(np.eye(2), np.eye(2), np.eye(2))
+        >>> layer = SelfAttention.from_matrices(np.eye(2), np.eye(2), np.eye(2))
         >>> layer.d_model, layer.d_k, layer.d_v
         (2, 2, 2)
         """
@@ -401,7 +401,7 @@ class SelfAttention:
         --------
         >>> import numpy as np
         >>> from selfattn import SelfAttention
-        >>> layer = SelfAttention.from_weights(np.eye(2), np.eye(2), np.eye(2))
+        >>> layer = SelfAttention.from_matrices(np.eye(2), np.eye(2), np.eye(2))
         >>> s = layer.steps(np.array([[1.0, 0.0], [0.0, 1.0]]))
         >>> s.scores
         array([[1., 0.],

@@ -215,7 +215,7 @@ def layer() -> SelfAttention:
     >>> layer()
     SelfAttention(d_model=5, d_k=3, d_v=3)
     """
-    return SelfAttention.from_weights(*matrices())
+    return SelfAttention.from_matrices(*matrices())
 
 
 @dataclass(frozen=True)

@@ -234,7 +234,7 @@ class SelfAttention(nn.Module):
         >>> selfattn.nn.SelfAttention(d_model=4, d_k=2, d_v=3).to_numpy()
         SelfAttention(d_model=4, d_k=2, d_v=3)
         """
-        return _np_attention.SelfAttention.from_weights(
+        return _np_attention.SelfAttention.from_matrices(
             *(getattr(self, n).detach().cpu().numpy().astype(np.float64) for n in ("W_q", "W_k", "W_v"))
         )
 

@@ -75,7 +75,7 @@ import traitlets
 from . import _checks
 from .attention import SelfAttention, causal_mask, scaled_dot_product_attention
 from .example import FEATURES, SENTENCE, embed, tokenize
-from .example import matrices as example_weights
+from .example import matrices as example_matrices
 
 __all__ = ["AttentionExplorer", "CONTROLS"]
 
@@ -216,12 +216,12 @@ class AttentionExplorer(anywidget.AnyWidget):
             raise ValueError(f"sentence must be a string or a list of words, got {sentence!r}")
         X = embed(tokens)  # (n, d_model); raises ValueError naming unknown words
         if matrices is None:
-            matrices = example_weights()
+            matrices = example_matrices()
         elif not isinstance(matrices, (tuple, list)) or len(matrices) != 3:
             got = f" of length {len(matrices)}" if isinstance(matrices, (tuple, list)) else ""
             raise ValueError(f"matrices must be a tuple of three matrices (W_q, W_k, W_v), "
                              f"got {type(matrices).__name__}{got}")
-        layer = SelfAttention.from_weights(*matrices)  # refuses d_k = 0, so the scale below exists
+        layer = SelfAttention.from_matrices(*matrices)  # refuses d_k = 0, so the scale below exists
         if layer.d_model != X.shape[1]:
             raise ValueError(
                 f"the matrices must have d_model = {X.shape[1]} rows (one per feature), "

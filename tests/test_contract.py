@@ -152,15 +152,15 @@ def test_nn_from_numpy_refuses_something_that_is_not_a_numpy_layer():
 @pytest.mark.parametrize("mats", [(np.ones((3, 0)), np.ones((3, 0)), np.ones((3, 2))),
                                   (np.ones((3, 2)), np.ones((3, 2)), np.ones((3, 0))),
                                   (np.ones((0, 2)), np.ones((0, 2)), np.ones((0, 2)))], ids=["d_k=0", "d_v=0", "d_model=0"])
-def test_from_weights_rejects_zero_width_matrices(mats):
+def test_from_matrices_rejects_zero_width_matrices(mats):
     with pytest.raises(ValueError, match=r"W_[qv] must have at least one row and one column"):
-        SelfAttention.from_weights(*mats)
+        SelfAttention.from_matrices(*mats)
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_from_weights_copies_the_callers_matrices(dtype):
+def test_from_matrices_copies_the_callers_matrices(dtype):
     W = np.eye(2, dtype=dtype)
-    layer = SelfAttention.from_weights(W, W, W)
+    layer = SelfAttention.from_matrices(W, W, W)
     W[0, 0] = 99.0
     assert layer.W_q[0, 0] == 1.0 and layer.W_v[0, 0] == 1.0
     assert not np.shares_memory(layer.W_q, W)

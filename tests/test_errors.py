@@ -232,17 +232,17 @@ def test_self_attention_names_the_wrong_input_size_and_nan_position():
         layer(x)
 
 
-def test_self_attention_from_weights_names_mismatched_matrices():
+def test_self_attention_from_matrices_names_mismatched_matrices():
     with pytest.raises(ValueError, match=esc("W_q, W_k and W_v must have the same number of rows d_model, got (4, 2), (4, 2), (5, 2)")):
-        SelfAttention.from_weights(np.ones((4, 2)), np.ones((4, 2)), np.ones((5, 2)))
+        SelfAttention.from_matrices(np.ones((4, 2)), np.ones((4, 2)), np.ones((5, 2)))
     with pytest.raises(ValueError, match=esc("W_q and W_k must have the same number of columns d_k, got (4, 2) and (4, 3)")):
-        SelfAttention.from_weights(np.ones((4, 2)), np.ones((4, 3)), np.ones((4, 2)))
+        SelfAttention.from_matrices(np.ones((4, 2)), np.ones((4, 3)), np.ones((4, 2)))
     with pytest.raises(ValueError, match=esc("W_v must be 2-D (d_model, d_out), got shape (4,)")):
-        SelfAttention.from_weights(np.ones((4, 2)), np.ones((4, 2)), np.ones(4))
+        SelfAttention.from_matrices(np.ones((4, 2)), np.ones((4, 2)), np.ones(4))
     w_k = np.ones((4, 2))
     w_k[3, 1] = np.inf
     with pytest.raises(ValueError, match=esc("W_k contains 1 non-finite value(s) (NaN or inf); the first is inf at index (3, 1)")):
-        SelfAttention.from_weights(np.ones((4, 2)), w_k, np.ones((4, 2)))
+        SelfAttention.from_matrices(np.ones((4, 2)), w_k, np.ones((4, 2)))
 
 
 # --------------------------------------------------------------------------- #

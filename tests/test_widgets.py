@@ -19,7 +19,7 @@ import pytest
 pytest.importorskip("anywidget")
 
 from selfattn import scaled_dot_product_attention  # noqa: E402
-from selfattn.example import SENTENCE, embed, tokenize, matrices as example_weights  # noqa: E402
+from selfattn.example import SENTENCE, embed, tokenize, matrices as example_matrices  # noqa: E402
 from selfattn.widgets import AttentionExplorer  # noqa: E402
 
 STATIC = Path(__file__).resolve().parent.parent / "selfattn" / "static"
@@ -59,7 +59,7 @@ def test_slider_change_recomputes_weights_as_selfattn_does():
     slider(ex, 1, 1, 0.25)  # "cat": animate 1.0 -> 0.25
     X = embed(TOKENS)
     X[1, 1] = 0.25
-    W_q, W_k, W_v = example_weights()
+    W_q, W_k, W_v = example_matrices()
     _, expected = scaled_dot_product_attention(X @ W_q, X @ W_k, X @ W_v)
     np.testing.assert_allclose(np.array(ex.weights), expected, rtol=0, atol=1e-12)
     np.testing.assert_allclose(np.array(ex.weights), hand_attention(X, W_q, W_k, W_v), rtol=0, atol=1e-12)
@@ -87,7 +87,7 @@ def test_scale_and_causal_mask_match_pytorch():
     slider(ex, 7, 0, -0.4)
     X = embed(TOKENS)
     X[7, 0] = -0.4
-    W_q, W_k, W_v = (torch.from_numpy(m) for m in example_weights())
+    W_q, W_k, W_v = (torch.from_numpy(m) for m in example_matrices())
     Xt = torch.from_numpy(X)
     scores = (Xt @ W_q) @ (Xt @ W_k).T * 2.5  # (n, n)
     scores = scores.masked_fill(~torch.ones(10, 10, dtype=torch.bool).tril(), float("-inf"))
@@ -125,7 +125,7 @@ def test_learner_function_that_is_correct_is_shown_without_error():
     slider(ex, 1, 0, 0.5)
     X = embed(TOKENS)
     X[1, 0] = 0.5
-    expected = hand_attention(X, *example_weights(), causal=True)
+    expected = hand_attention(X, *example_matrices(), causal=True)
     np.testing.assert_allclose(np.array(ex.weights), expected, atol=1e-12)
     assert ex.error == ""
 
@@ -192,7 +192,7 @@ def test_learner_function_returning_torch_tensors_that_require_grad_is_shown_not
 
     ex = AttentionExplorer(attention=torch_attention)  # must not raise RuntimeError
     assert ex.error == "" and ex.note == ""
-    expected = hand_attention(embed(TOKENS), *example_weights())
+    expected = hand_attention(embed(TOKENS), *example_matrices())
     np.testing.assert_allclose(np.array(ex.weights), expected, atol=1e-12)
 
 
@@ -393,7 +393,7 @@ def run_js(tmp_path, cases):
 
 def js_cases():
     rng = np.random.default_rng(0)
-    W = [m.tolist() for m in example_weights()]
+    W = [m.tolist() for m in example_matrices()]
     X = embed(TOKENS)
     X2 = X.copy()
     X2[1, 1] = 0.35
