@@ -243,27 +243,28 @@ def layer_input(x, d_model: int, dtype=None):
     return x
 
 
-def scores_overflow(row_max, mask_, q, k, scale_: float) -> None:
+def scores_overflow(row_max, mask_=None, axis: int = -1) -> None:
     """Raise if the scores overflowed, read from the row maxima the softmax computes anyway.
 
     With finite q and k, a row maximum that is NaN or +inf, or -inf in a row the mask
     leaves open, can only come from ``q @ k^T * scale`` overflowing the dtype. O(n).
     """
+    dtype = row_max.dtype
     if is_tensor(row_max):
         row_max = row_max.detach().cpu().numpy()
     bad = ~np.isfinite(row_max)
     if not bad.any():
         return
     if mask_ is not None:  # -inf in a fully masked row is no overflow: there is nothing to attend to
-        open_rows = (mask_.detach().cpu().numpy() if is_tensor(mask_) else mask_).any(axis=-1, keepdims=True)
-        bad &= np.broadcast_to(open_rows, bad.shape) | ~np.isneginf(row_max)
+        m = mask_.detach().cpu().numpy() if is_tensor(mask_) else mask_
+        open_rows = np.broadcast_to(m.any(axis=axis, keepdims=True), bad.shape)
+        bad &= open_rows | ~np.isneginf(row_max)
         if not bad.any():
             return
-    idx = tuple(int(i) for i in np.argwhere(bad)[0][:-1])
-    qa = q.detach().abs().max().item() if is_tensor(q) else float(np.abs(q).max())
-    ka = k.detach().abs().max().item() if is_tensor(k) else float(np.abs(k).max())
-    raise ValueError(f"the scores q @ k^T * scale overflow {q.dtype} (first in query row {idx}); "
-                     f"largest |q| = {qa:.3g}, largest |k| = {ka:.3g}, scale = {scale_:.3g}: rescale q or k")
+    idx = [int(i) for i in np.argwhere(bad)[0]]
+    del idx[axis]
+    raise ValueError(f"the scores q @ k^T * scale overflow {dtype} (first in query row {tuple(idx)}): "
+                     "they are too large for the dtype; rescale q or k, or pass a smaller scale")
 
 
 def softmax_input(x, axis) -> np.ndarray:

@@ -83,17 +83,18 @@ def softmax(x, axis: int = -1, mask=None) -> np.ndarray:
     array([[1., 0.],
            [0., 0.]])
     """
-    x = _checks.softmax_input(x, axis)  # a copy: the softmax below works in place
-    return _softmax(x, axis=axis, mask=_checks.mask(mask, x.shape, what="x"))
+    x = _checks.softmax_input(x, axis)  # a copy: _softmax works in place
+    mask = _checks.mask(mask, x.shape, what="x")
+    kept = ~np.isneginf(x)  # a score of -inf means "masked"
+    return _softmax(x, axis=axis, mask=kept if mask is None else mask & kept)
 
 
-def _softmax(scores, axis=-1, mask=None, overflow=None):
-    """Softmax of a float array **in place**; ``overflow=(q, k, scale)`` checks the row maxima."""
+def _softmax(scores, axis=-1, mask=None):
+    """Softmax of float scores **in place**; masked positions get weight 0."""
     if mask is not None:
-        np.copyto(scores, -np.inf, where=~mask)  # masked positions: weight exactly 0
+        np.copyto(scores, -np.inf, where=~mask)  # masked: weight exactly 0
     m = scores.max(axis=axis, keepdims=True)  # the row maxima (..., 1)
-    if overflow is not None:
-        _checks.scores_overflow(m, mask, *overflow)
+    _checks.scores_overflow(m, mask, axis)
     m[~np.isfinite(m)] = 0  # rows with nothing to attend to stay all zero
     scores -= m  # every exponent <= 0: no overflow
     np.exp(scores, out=scores)
@@ -232,8 +233,8 @@ def scaled_dot_product_attention(q, k, v, mask=None, scale=None):
     array([[13.302]])
     """
     q, k, v, mask, scale = _checks.attention_inputs(q, k, v, mask, scale)
-    scores = (q * scale) @ np.swapaxes(k, -1, -2)  # (..., n_q, n_k)  Q K^T / sqrt(d_k)
-    weights = _softmax(scores, mask=mask, overflow=(q, k, scale))  # (..., n_q, n_k)
+    scores = (q * scale) @ np.swapaxes(k, -1, -2)  # (..., n_q, n_k)
+    weights = _softmax(scores, mask=mask)  # (..., n_q, n_k)
     output = weights @ v  # (..., n_q, d_v)
     return output, weights
 

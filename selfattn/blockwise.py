@@ -113,7 +113,7 @@ def blockwise_attention(q, k, v, mask=None, scale=None, causal: bool = False,
             if allowed is not None:
                 np.copyto(s, -np.inf, where=~allowed)
             s_max = s.max(axis=-1, keepdims=True)  # (..., bq, 1)
-            _checks.scores_overflow(s_max, allowed, q, k, scale)
+            _checks.scores_overflow(s_max, allowed)
             m_new = np.maximum(m, s_max)  # (..., bq, 1)
             m_safe = np.where(np.isfinite(m_new), m_new, 0).astype(dtype, copy=False)  # rows with no key yet
             s -= m_safe

@@ -86,19 +86,18 @@ def scaled_dot_product_attention(q, k, v, mask=None, scale=None):
     tensor([[0.6698, 0.3302]])
     """
     q, k, v, mask, scale = _checks.attention_inputs(q, k, v, mask, scale)
-    scores = (q * scale) @ k.transpose(-2, -1)  # (..., n_q, n_k)  Q K^T / sqrt(d_k)
-    weights = _softmax(scores, mask=mask, overflow=(q, k, scale))  # (..., n_q, n_k)
+    scores = (q * scale) @ k.transpose(-2, -1)  # (..., n_q, n_k)
+    weights = _softmax(scores, mask=mask)  # (..., n_q, n_k)
     output = weights @ v  # (..., n_q, d_v)
     return output, weights
 
 
-def _softmax(scores, axis=-1, mask=None, overflow=None):
-    """Softmax of float scores (the twin of ``selfattn.attention._softmax``, out of place for autograd)."""
+def _softmax(scores, axis=-1, mask=None):
+    """Softmax of float scores; the twin of ``selfattn.attention._softmax``, out of place for autograd."""
     if mask is not None:
-        scores = scores.masked_fill(~mask, float("-inf"))  # masked positions: weight exactly 0
+        scores = scores.masked_fill(~mask, float("-inf"))  # masked: weight exactly 0
     m = scores.amax(dim=axis, keepdim=True).detach()  # the row maxima (..., 1)
-    if overflow is not None:
-        _checks.scores_overflow(m, mask, *overflow)
+    _checks.scores_overflow(m, mask, axis)
     m = torch.where(torch.isfinite(m), m, torch.zeros_like(m))  # rows with nothing to attend to
     scores = torch.exp(scores - m)  # every exponent <= 0: no overflow
     total = scores.sum(dim=axis, keepdim=True)

@@ -203,3 +203,13 @@ def test_a_masked_attention_never_changes_the_callers_mask_or_inputs():
     scaled_dot_product_attention(q, q, q, mask=mask)
     np.testing.assert_array_equal(mask, before[0])
     np.testing.assert_array_equal(q, before[1])
+
+
+@pytest.mark.parametrize("axis", [0, 1, -1])
+def test_softmax_reads_minus_inf_as_masked_along_any_axis_never_as_overflow(axis):
+    x = np.array([[-np.inf, -np.inf], [-np.inf, 0.0]])
+    w = softmax(x, axis=axis)
+    # by hand: along either axis, the slice with one finite entry puts all its weight there,
+    # and the slice of -inf only gets zeros
+    expected = np.array([[0.0, 0.0], [0.0, 1.0]])
+    np.testing.assert_array_equal(w, expected)
