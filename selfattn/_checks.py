@@ -430,3 +430,85 @@ def words(tokens, name: str, what: str = "a list of words such as ['the', 'cat']
     if bad:
         raise ValueError(f"{name} must hold words (str), got {bad[0]!r} ({type(bad[0]).__name__})")
     return tuple(tokens)
+
+
+# --------------------------------------------------------------------------- #
+# added by the bad-input hunt: the NumPy and PyTorch paths told apart, ragged
+# masks, inputs without tokens, and the arguments around the core
+# --------------------------------------------------------------------------- #
+def as_array(x, name: str):
+    """``x`` as a NumPy array (a tensor is returned as it is); a ragged nested list is refused by name."""
+    if is_tensor(x):
+        return x
+    try:
+        return np.asarray(x)
+    except ValueError as exc:  # ragged nested lists
+        raise ValueError(f"{name} cannot be made into an array: {exc}") from None
+
+
+def mask_array(m):
+    """A mask as :func:`mask` takes it: ``None``, a tensor, or a NumPy array (never a ragged list)."""
+    return m if m is None else as_array(m, "mask")
+
+
+def attention_mask(m, target_shape: tuple, what: str = "scores", like=None):
+    """:func:`mask`, with a ragged nested list refused by name."""
+    return mask(mask_array(m), target_shape, what, like)
+
+
+def numpy_attention_inputs(q, k, v, mask_=None, scale_=None):
+    """:func:`attention_inputs` for the NumPy functions: a torch tensor among q, k, v is refused by name."""
+    q, k, v = (float_array(a, n) for a, n in ((q, "q"), (k, "k"), (v, "v")))
+    return attention_inputs(q, k, v, mask_array(mask_), scale_)
+
+
+def torch_attention_inputs(q, k, v, mask_=None, scale_=None):
+    """:func:`attention_inputs` for the PyTorch twins: a NumPy array among q, k, v is refused by name."""
+    q, k, v = (float_tensor(a, n) for a, n in ((q, "q"), (k, "k"), (v, "v")))
+    return attention_inputs(q, k, v, mask_array(mask_), scale_)
+
+
+def tokens_input(x, d_model: int, dtype=None):
+    """:func:`layer_input` with at least one token: self-attention over no tokens has no keys."""
+    x = layer_input(x, d_model, dtype)
+    if shape(x)[-2] == 0:
+        raise ValueError(f"x must hold at least one token (n >= 1), got shape {shape(x)}")
+    return x
+
+
+def finite_input(x, name: str, minimum: int, layout: str, tensor: bool = False):
+    """``x`` as a float array (a float tensor if ``tensor``) of at least ``minimum`` dimensions, finite."""
+    x = float_tensor(x, name) if tensor else float_array(x, name)
+    ndim(x, name, minimum, layout)
+    finite(x, name)
+    return x
+
+
+def lengths(value, n: int) -> np.ndarray:
+    """The real lengths of the sequences of a padded batch: 1-D whole numbers from 0 to ``n``."""
+    arr = np.asarray(value) if is_tensor(value) else as_array(value, "lengths")
+    if arr.ndim != 1:
+        raise ValueError(f"lengths must be 1-D (one length per sequence), got shape {arr.shape}")
+    if arr.size and not np.issubdtype(arr.dtype, np.integer):
+        raise ValueError(f"lengths must be integers, got dtype {arr.dtype}")
+    bad = (arr < 0) | (arr > n)
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise ValueError(f"lengths[{i}] = {int(arr[i])} is outside [0, n] = [0, {n}]")
+    return arr
+
+
+def generator(value, name: str = "rng"):
+    """A NumPy random generator (``np.random.default_rng(seed)``; a legacy ``RandomState`` works too)."""
+    if not isinstance(value, (np.random.Generator, np.random.RandomState)):
+        raise ValueError(f"{name} must be a NumPy random generator such as np.random.default_rng(0), "
+                         f"got {type(value).__name__}")
+    return value
+
+
+def float_dtype(value, name: str = "dtype"):
+    """A floating-point torch dtype (recognised without importing torch), such as ``torch.float64``."""
+    if type(value).__module__ != "torch" or getattr(value, "is_floating_point", None) is not True:
+        raise ValueError(f"{name} must be a floating-point torch dtype such as torch.float64 or "
+                         f"torch.float32, got {value!r}")
+    return value

@@ -84,7 +84,7 @@ def softmax(x, axis: int = -1, mask=None) -> np.ndarray:
            [0., 0.]])
     """
     x = _checks.softmax_input(x, axis)  # a copy: _softmax works in place
-    mask = _checks.mask(mask, x.shape, what="x")
+    mask = _checks.attention_mask(mask, x.shape, what="x")
     kept = ~np.isneginf(x)  # a score of -inf means "masked"
     return _softmax(x, axis=axis, mask=kept if mask is None else mask & kept)
 
@@ -168,15 +168,7 @@ def padding_mask(lengths, n: int) -> np.ndarray:
            [[ True,  True,  True]]])
     """
     n = _checks.positive_int(n, "n")
-    lengths = np.asarray(lengths)
-    if lengths.ndim != 1:
-        raise ValueError(f"lengths must be 1-D (one length per sequence), got shape {lengths.shape}")
-    if lengths.size and not np.issubdtype(lengths.dtype, np.integer):
-        raise ValueError(f"lengths must be integers, got dtype {lengths.dtype}")
-    bad = (lengths < 0) | (lengths > n)
-    if bad.any():
-        i = int(np.argmax(bad))
-        raise ValueError(f"lengths[{i}] = {int(lengths[i])} is outside [0, n] = [0, {n}]")
+    lengths = _checks.lengths(lengths, n)  # (batch,)
     return (np.arange(n)[None, :] < lengths[:, None])[:, None, :]  # (batch, 1, n)
 
 
@@ -214,8 +206,8 @@ def scaled_dot_product_attention(q, k, v, mask=None, scale=None):
     Raises
     ------
     ValueError
-        If an input has fewer than 2 dimensions, holds NaN or inf, if ``d_k``
-        differs between ``q`` and ``k``, if ``k`` and ``v`` have different
+        If an input is a torch tensor (use :mod:`selfattn.nn`), has fewer than
+        2 dimensions, holds NaN or inf, if ``d_k`` differs between ``q`` and ``k``, if ``k`` and ``v`` have different
         lengths or no rows at all, if the leading (batch) dimensions differ, if the mask does
         not broadcast to the scores, or if ``scale`` is not a finite number.
 
@@ -232,7 +224,7 @@ def scaled_dot_product_attention(q, k, v, mask=None, scale=None):
     >>> out.round(3)
     array([[13.302]])
     """
-    q, k, v, mask, scale = _checks.attention_inputs(q, k, v, mask, scale)
+    q, k, v, mask, scale = _checks.numpy_attention_inputs(q, k, v, mask, scale)
     scores = (q * scale) @ np.swapaxes(k, -1, -2)  # (..., n_q, n_k)
     weights = _softmax(scores, mask=mask)  # (..., n_q, n_k)
     output = weights @ v  # (..., n_q, d_v)
@@ -270,6 +262,12 @@ class AttentionSteps:
 def init_matrix(rng: np.random.Generator, d_in: int, d_out: int) -> np.ndarray:
     """A ``(d_in, d_out)`` matrix, uniform in ``[-1/sqrt(d_in), 1/sqrt(d_in)]`` (``torch.nn.Linear``'s default).
 
+    Raises
+    ------
+    ValueError
+        If ``rng`` is not a NumPy random generator, or ``d_in`` or ``d_out`` is not a
+        positive integer.
+
     Examples
     --------
     >>> import numpy as np
@@ -278,6 +276,8 @@ def init_matrix(rng: np.random.Generator, d_in: int, d_out: int) -> np.ndarray:
     >>> W.shape, bool(np.abs(W).max() <= 0.5)
     ((4, 2), True)
     """
+    rng = _checks.generator(rng)
+    d_in, d_out = _checks.positive_int(d_in, "d_in"), _checks.positive_int(d_out, "d_out")
     bound = 1.0 / math.sqrt(d_in)
     return rng.uniform(-bound, bound, size=(d_in, d_out))
 
@@ -394,9 +394,9 @@ class SelfAttention:
         Raises
         ------
         ValueError
-            If ``x`` has fewer than 2 dimensions, a last dimension other than
-            ``d_model``, or holds NaN or inf, or if ``mask`` or ``scale`` is
-            invalid (see :func:`scaled_dot_product_attention`).
+            If ``x`` has fewer than 2 dimensions, no token (``n = 0``), a last
+            dimension other than ``d_model``, or holds NaN or inf, or if ``mask``
+            or ``scale`` is invalid (see :func:`scaled_dot_product_attention`).
 
         Examples
         --------
@@ -410,7 +410,7 @@ class SelfAttention:
         >>> round(s.scale, 4), s.weights.round(3)[0]
         (0.7071, array([0.67, 0.33]))
         """
-        x = _checks.layer_input(x, self.d_model)  # (..., n, d_model)
+        x = _checks.tokens_input(x, self.d_model)  # (..., n, d_model)
         q, k, v = self._project(x)  # (..., n, d_k), (..., n, d_k), (..., n, d_v)
         output, weights = scaled_dot_product_attention(q, k, v, mask=mask, scale=scale)
         scores = q @ np.swapaxes(k, -1, -2)  # (..., n, n) raw scores, before scaling
@@ -419,7 +419,7 @@ class SelfAttention:
 
     def _project(self, x):
         """``x`` checked, then ``Q = X W_q``, ``K = X W_k``, ``V = X W_v`` (in the dtype of ``x``)."""
-        x = _checks.layer_input(x, self.d_model)  # (..., n, d_model)
+        x = _checks.tokens_input(x, self.d_model)  # (..., n, d_model)
         W_q, W_k, W_v = (W.astype(x.dtype, copy=False) for W in (self.W_q, self.W_k, self.W_v))
         return x @ W_q, x @ W_k, x @ W_v
 

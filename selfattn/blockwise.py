@@ -81,7 +81,7 @@ def blockwise_attention(q, k, v, mask=None, scale=None, causal: bool = False,
     >>> np.allclose(blockwise_attention(q, k, v, block_q=3, block_k=4), plain)
     True
     """
-    q, k, v, mask, scale = _checks.attention_inputs(q, k, v, mask, scale)
+    q, k, v, mask, scale = _checks.numpy_attention_inputs(q, k, v, mask, scale)
     causal = _checks.flag(causal, "causal")
     block_q = _checks.positive_int(block_q, "block_q")
     block_k = _checks.positive_int(block_k, "block_k")
@@ -150,7 +150,7 @@ def online_softmax_steps(scores, block: int) -> list[dict]:
     Raises
     ------
     ValueError
-        If ``scores`` is not 1-D, holds NaN or inf, or ``block`` is not a positive integer.
+        If ``scores`` is not 1-D, is empty, holds NaN or inf, or ``block`` is not a positive integer.
 
     Examples
     --------
@@ -159,10 +159,7 @@ def online_softmax_steps(scores, block: int) -> list[dict]:
     >>> [(s["m"], round(s["l"], 4)) for s in steps]
     [(3.0, 1.1353), (3.0, 1.553)]
     """
-    x = _checks.float_array(scores, "scores")
-    if x.ndim != 1:
-        raise ValueError(f"scores must be one row (1-D), got shape {x.shape}")
-    _checks.finite(x, "scores")
+    x = _checks.vector(scores, "scores")  # (n,): one row, at least one entry, finite
     block = _checks.positive_int(block, "block")
     m, l, steps = -math.inf, 0.0, []
     for j0 in range(0, len(x), block):

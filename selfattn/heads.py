@@ -66,7 +66,8 @@ def split_heads(x, n_heads: int) -> np.ndarray:
     Raises
     ------
     ValueError
-        If ``x`` has fewer than 2 dimensions or ``d`` is not divisible by ``n_heads``.
+        If ``x`` has fewer than 2 dimensions or holds NaN or inf, or ``d`` is not
+        divisible by ``n_heads``.
 
     Examples
     --------
@@ -78,8 +79,7 @@ def split_heads(x, n_heads: int) -> np.ndarray:
            [4., 5.],
            [8., 9.]])
     """
-    x = _checks.float_array(x, "x")
-    _checks.ndim(x, "x", 2, "(..., n, d)")
+    x = _checks.finite_input(x, "x", 2, "(..., n, d)")
     *lead, n, d = x.shape
     d_head = check_divisible(d, n_heads)
     x = x.reshape(*lead, n, n_heads, d_head)  # (..., n, h, d_head)
@@ -102,7 +102,7 @@ def merge_heads(x) -> np.ndarray:
     Raises
     ------
     ValueError
-        If ``x`` has fewer than 3 dimensions.
+        If ``x`` has fewer than 3 dimensions or holds NaN or inf.
 
     Examples
     --------
@@ -112,8 +112,7 @@ def merge_heads(x) -> np.ndarray:
     >>> np.array_equal(merge_heads(split_heads(x, 2)), x)
     True
     """
-    x = _checks.float_array(x, "x")
-    _checks.ndim(x, "x", 3, "(..., h, n, d_head)")
+    x = _checks.finite_input(x, "x", 3, "(..., h, n, d_head)")
     *lead, h, n, d_head = x.shape
     x = np.swapaxes(x, -3, -2)  # (..., n, h, d_head)
     return x.reshape(*lead, n, h * d_head)  # (..., n, d_model)
@@ -211,8 +210,8 @@ class MultiHeadAttention:
         Raises
         ------
         ValueError
-            If ``x`` has fewer than 2 dimensions, a last dimension other than
-            ``d_model`` or holds NaN or inf, or if ``mask`` is not boolean or
+            If ``x`` has fewer than 2 dimensions, no token, a last dimension other
+            than ``d_model`` or holds NaN or inf, or if ``mask`` is not boolean or
             does not broadcast to ``(..., n, n)``.
 
         Examples
@@ -225,9 +224,9 @@ class MultiHeadAttention:
         >>> s.weights[0, 1]
         array([0.5, 0.5, 0. , 0. ])
         """
-        x = _checks.layer_input(x, self.d_model)  # (..., n, d_model)
+        x = _checks.tokens_input(x, self.d_model)  # (..., n, d_model)
         n = x.shape[-2]
-        mask = _checks.mask(mask, x.shape[:-2] + (n, n))  # (..., n, n)
+        mask = _checks.attention_mask(mask, x.shape[:-2] + (n, n))  # (..., n, n)
         if mask is not None:
             mask = np.broadcast_to(mask, (*x.shape[:-2], n, n))[..., None, :, :]  # (..., 1, n, n): the same for every head
         W_q, W_k, W_v, W_o = (W.astype(x.dtype, copy=False) for W in (self.W_q, self.W_k, self.W_v, self.W_o))

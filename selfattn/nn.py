@@ -85,7 +85,7 @@ def scaled_dot_product_attention(q, k, v, mask=None, scale=None):
     >>> w.round(decimals=4)
     tensor([[0.6698, 0.3302]])
     """
-    q, k, v, mask, scale = _checks.attention_inputs(q, k, v, mask, scale)
+    q, k, v, mask, scale = _checks.torch_attention_inputs(q, k, v, mask, scale)
     scores = (q * scale) @ k.transpose(-2, -1)  # (..., n_q, n_k)
     weights = _softmax(scores, mask=mask)  # (..., n_q, n_k)
     output = weights @ v  # (..., n_q, d_v)
@@ -108,6 +108,11 @@ def _softmax(scores, axis=-1, mask=None):
 def split_heads(x, n_heads: int):
     """Twin of :func:`selfattn.split_heads`: ``(..., n, d)`` to ``(..., h, n, d/h)``.
 
+    Raises
+    ------
+    ValueError
+        As the NumPy twin, and if ``x`` is not a floating-point tensor.
+
     Examples
     --------
     >>> import torch
@@ -115,8 +120,7 @@ def split_heads(x, n_heads: int):
     >>> tuple(split_heads(torch.zeros(3, 4), 2).shape)
     (2, 3, 2)
     """
-    x = _checks.float_tensor(x, "x")
-    _checks.ndim(x, "x", 2, "(..., n, d)")
+    x = _checks.finite_input(x, "x", 2, "(..., n, d)", tensor=True)
     *lead, n, d = x.shape
     d_head = _checks.head_size(d, n_heads)
     x = x.reshape(*lead, n, n_heads, d_head)  # (..., n, h, d_head)
@@ -126,6 +130,11 @@ def split_heads(x, n_heads: int):
 def merge_heads(x):
     """Twin of :func:`selfattn.merge_heads`: ``(..., h, n, d_head)`` to ``(..., n, h*d_head)``.
 
+    Raises
+    ------
+    ValueError
+        As the NumPy twin, and if ``x`` is not a floating-point tensor.
+
     Examples
     --------
     >>> import torch
@@ -134,21 +143,21 @@ def merge_heads(x):
     >>> bool(torch.equal(merge_heads(split_heads(x, 2)), x))
     True
     """
-    x = _checks.float_tensor(x, "x")
-    _checks.ndim(x, "x", 3, "(..., h, n, d_head)")
+    x = _checks.finite_input(x, "x", 3, "(..., h, n, d_head)", tensor=True)
     *lead, h, n, d_head = x.shape
     x = x.transpose(-3, -2)  # (..., n, h, d_head)
     return x.reshape(*lead, n, h * d_head)  # (..., n, d_model)
 
 
 def _parameter(value, dtype) -> nn.Parameter:
-    """A trainable copy of a NumPy matrix."""
-    return nn.Parameter(torch.tensor(np.asarray(value), dtype=dtype))
+    """A trainable copy of a NumPy matrix, in ``dtype`` (a floating-point torch dtype)."""
+    return nn.Parameter(torch.tensor(np.asarray(value), dtype=_checks.float_dtype(dtype)))
 
 
-def _numpy_layer(layer, names, kind: str):
-    """``layer`` must hold the NumPy matrices ``names`` (checked by content, not by class identity)."""
-    if not all(isinstance(getattr(layer, n, None), np.ndarray) for n in names):
+def _numpy_layer(layer, names, sizes, kind: str):
+    """``layer`` must hold the NumPy matrices ``names`` and the sizes (checked by content, not by class)."""
+    if not (all(isinstance(getattr(layer, n, None), np.ndarray) for n in names)
+            and all(isinstance(getattr(layer, s, None), int) for s in sizes)):
         raise ValueError(f"layer must be a NumPy selfattn.{kind} (with NumPy matrices {', '.join(names)}), "
                          f"got {type(layer).__module__}.{type(layer).__name__}")
     return layer
@@ -167,7 +176,8 @@ class SelfAttention(nn.Module):
     Raises
     ------
     ValueError
-        If a size is not a positive integer or the seed is not a whole number.
+        If a size is not a positive integer, the seed is not a whole number, or
+        ``dtype`` is not a floating-point torch dtype.
 
     Examples
     --------
@@ -204,7 +214,8 @@ class SelfAttention(nn.Module):
         Raises
         ------
         ValueError
-            If ``layer`` is not a NumPy :class:`selfattn.SelfAttention`.
+            If ``layer`` is not a NumPy :class:`selfattn.SelfAttention`, or ``dtype``
+            is not a floating-point torch dtype.
 
         Examples
         --------
@@ -214,7 +225,7 @@ class SelfAttention(nn.Module):
         >>> bool(np.array_equal(module.W_q.detach().numpy(), np_layer.W_q))
         True
         """
-        layer = _numpy_layer(layer, ("W_q", "W_k", "W_v"), "SelfAttention")
+        layer = _numpy_layer(layer, ("W_q", "W_k", "W_v"), ("d_model", "d_k", "d_v"), "SelfAttention")
         module = cls(layer.d_model, layer.d_k, layer.d_v, dtype=dtype)
         for name in ("W_q", "W_k", "W_v"):
             setattr(module, name, _parameter(getattr(layer, name), dtype))
@@ -257,8 +268,8 @@ class SelfAttention(nn.Module):
         Raises
         ------
         ValueError
-            If ``x`` is not a tensor of the layer's dtype with last dimension
-            ``d_model``, or as :func:`scaled_dot_product_attention`.
+            If ``x`` is not a tensor of the layer's dtype with at least one token
+            and last dimension ``d_model``, or as :func:`scaled_dot_product_attention`.
 
         Examples
         --------
@@ -272,7 +283,7 @@ class SelfAttention(nn.Module):
 
     def _project(self, x):
         """``x`` checked, then ``Q = X W_q``, ``K = X W_k``, ``V = X W_v``."""
-        x = _checks.layer_input(x, self.d_model, dtype=self.W_q.dtype)  # (..., n, d_model)
+        x = _checks.tokens_input(x, self.d_model, dtype=self.W_q.dtype)  # (..., n, d_model)
         return x @ self.W_q, x @ self.W_k, x @ self.W_v
 
     def __repr__(self) -> str:
@@ -291,7 +302,8 @@ class MultiHeadAttention(nn.Module):
     Raises
     ------
     ValueError
-        If ``d_model`` is not divisible by ``n_heads`` (the message names both).
+        If ``d_model`` is not divisible by ``n_heads`` (the message names both),
+        the seed is not a whole number, or ``dtype`` is not a floating-point torch dtype.
 
     Examples
     --------
@@ -327,7 +339,8 @@ class MultiHeadAttention(nn.Module):
         Raises
         ------
         ValueError
-            If ``layer`` is not a NumPy :class:`selfattn.MultiHeadAttention`.
+            If ``layer`` is not a NumPy :class:`selfattn.MultiHeadAttention`, or
+            ``dtype`` is not a floating-point torch dtype.
 
         Examples
         --------
@@ -337,7 +350,8 @@ class MultiHeadAttention(nn.Module):
         >>> bool(np.array_equal(module.W_o.detach().numpy(), np_layer.W_o))
         True
         """
-        layer = _numpy_layer(layer, ("W_q", "W_k", "W_v", "W_o"), "MultiHeadAttention")
+        layer = _numpy_layer(layer, ("W_q", "W_k", "W_v", "W_o"), ("d_model", "n_heads"),
+                             "MultiHeadAttention")
         module = cls(layer.d_model, layer.n_heads, dtype=dtype)
         for name in ("W_q", "W_k", "W_v", "W_o"):
             setattr(module, name, _parameter(getattr(layer, name), dtype))
@@ -380,8 +394,8 @@ class MultiHeadAttention(nn.Module):
         Raises
         ------
         ValueError
-            If ``x`` is not a tensor of the layer's dtype with last dimension
-            ``d_model``, or ``mask`` is not boolean or does not broadcast to ``(..., n, n)``.
+            If ``x`` is not a tensor of the layer's dtype with at least one token
+            and last dimension ``d_model``, or ``mask`` is not boolean or does not broadcast to ``(..., n, n)``.
 
         Examples
         --------
@@ -390,9 +404,9 @@ class MultiHeadAttention(nn.Module):
         >>> tuple(out.shape), tuple(w.shape)
         ((3, 4), (2, 3, 3))
         """
-        x = _checks.layer_input(x, self.d_model, dtype=self.W_q.dtype)  # (..., n, d_model)
+        x = _checks.tokens_input(x, self.d_model, dtype=self.W_q.dtype)  # (..., n, d_model)
         n = x.shape[-2]
-        mask = _checks.mask(mask, tuple(x.shape[:-2]) + (n, n), like=x)  # (..., n, n)
+        mask = _checks.attention_mask(mask, tuple(x.shape[:-2]) + (n, n), like=x)  # (..., n, n)
         if mask is not None:
             mask = mask.expand(*x.shape[:-2], n, n).unsqueeze(-3)  # (..., 1, n, n): the same for every head
         W_q, W_k, W_v, W_o = self.W_q, self.W_k, self.W_v, self.W_o

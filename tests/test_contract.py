@@ -15,8 +15,10 @@ import pytest
 import torch
 
 import selfattn.nn as snn
-from selfattn import MultiHeadAttention, SelfAttention, causal_mask, scaled_dot_product_attention, softmax
-from selfattn.blockwise import blockwise_attention
+import selfattn.heads as selfattn_heads
+from selfattn import (MultiHeadAttention, SelfAttention, causal_mask, padding_mask, scaled_dot_product_attention,
+                      softmax)
+from selfattn.blockwise import blockwise_attention, online_softmax_steps
 
 rng = np.random.default_rng(0)
 Q = rng.normal(size=(2, 4, 3))  # (b, n_q, d_k)
@@ -213,3 +215,117 @@ def test_softmax_reads_minus_inf_as_masked_along_any_axis_never_as_overflow(axis
     # and the slice of -inf only gets zeros
     expected = np.array([[0.0, 0.0], [0.0, 1.0]])
     np.testing.assert_array_equal(w, expected)
+
+
+# --------------------------------------------------------------------------- #
+# the bad-input hunt: each case below failed (another exception type, a message that did
+# not name the argument, or a silent result) before the check that now catches it
+# --------------------------------------------------------------------------- #
+@pytest.mark.parametrize("which", ["q", "k", "v"])
+@pytest.mark.parametrize("fn", [scaled_dot_product_attention, blockwise_attention], ids=["numpy", "blockwise"])
+def test_numpy_paths_refuse_a_torch_tensor_naming_the_argument_and_the_fix(fn, which):
+    args = {"q": Q, "k": K, "v": V}
+    args[which] = _torch(args[which])
+    with pytest.raises(ValueError, match=rf"^{which} is a torch.Tensor; the NumPy functions take arrays: "
+                                         rf"pass {which}.detach\(\).numpy\(\), or use the twin in selfattn.nn"):
+        fn(**args)
+    with pytest.raises(ValueError, match=r"^q is a torch.Tensor"):  # all three tensors: the first is named
+        fn(_torch(Q), _torch(K), _torch(V))
+
+
+@pytest.mark.parametrize("which", ["q", "k", "v"])
+def test_torch_twin_refuses_numpy_arrays_naming_the_argument(which):
+    args = {"q": _torch(Q), "k": _torch(K), "v": _torch(V)}
+    args[which] = np.asarray(args[which])
+    with pytest.raises(ValueError, match=rf"^{which} must be a torch.Tensor, got ndarray; convert it with "
+                                         rf"torch.as_tensor\({which}\)"):
+        snn.scaled_dot_product_attention(**args)
+    with pytest.raises(ValueError, match=r"^q must be a torch.Tensor, got ndarray"):  # all three arrays
+        snn.scaled_dot_product_attention(Q, K, V)
+
+
+RAGGED = [[True, False], [True]]
+
+
+@pytest.mark.parametrize("call", [
+    lambda m: softmax(np.ones((2, 2)), mask=m),
+    lambda m: scaled_dot_product_attention(Q[0, :2], K[0, :2], V[0, :2], mask=m),
+    lambda m: blockwise_attention(Q[0, :2], K[0, :2], V[0, :2], mask=m),
+    lambda m: snn.scaled_dot_product_attention(_torch(Q[0, :2]), _torch(K[0, :2]), _torch(V[0, :2]), mask=m),
+    lambda m: SelfAttention(3, 2)(Q[0, :2], mask=m),
+    lambda m: MultiHeadAttention(4, 2)(np.ones((2, 4)), mask=m),
+    lambda m: snn.MultiHeadAttention(4, 2)(torch.ones(2, 4, dtype=torch.float64), mask=m),
+], ids=["softmax", "numpy", "blockwise", "torch", "layer", "multi-head", "torch multi-head"])
+def test_a_ragged_mask_is_refused_naming_the_mask(call):
+    with pytest.raises(ValueError, match=r"^mask cannot be made into an array: .*inhomogeneous"):
+        call(RAGGED)
+
+
+@pytest.mark.parametrize("call", [
+    lambda: SelfAttention(4, 2)(np.zeros((0, 4))),
+    lambda: SelfAttention(4, 2).steps(np.zeros((2, 0, 4))),
+    lambda: MultiHeadAttention(4, 2)(np.zeros((0, 4))),
+    lambda: snn.SelfAttention(4, 2)(torch.zeros(0, 4, dtype=torch.float64)),
+    lambda: snn.MultiHeadAttention(4, 2)(torch.zeros(3, 0, 4, dtype=torch.float64)),
+], ids=["layer", "steps", "multi-head", "torch layer", "torch multi-head"])
+def test_layers_refuse_an_input_without_tokens_naming_x(call):
+    with pytest.raises(ValueError, match=r"^x must hold at least one token \(n >= 1\), got shape \((\d, )?0, 4\)"):
+        call()
+
+
+@pytest.mark.parametrize("kwargs, words", [
+    (dict(rng=None), "rng must be a NumPy random generator such as np.random.default_rng(0), got NoneType"),
+    (dict(rng=0), "rng must be a NumPy random generator such as np.random.default_rng(0), got int"),
+    (dict(d_in=0), "d_in must be a positive integer, got 0"),
+    (dict(d_in=True), "d_in must be a positive integer, got True (bool)"),
+    (dict(d_in=2.0), "d_in must be a positive integer, got 2.0 (float)"),
+    (dict(d_out=0), "d_out must be a positive integer, got 0"),
+    (dict(d_out=-1), "d_out must be a positive integer, got -1"),
+])
+def test_init_matrix_checks_its_arguments(kwargs, words):
+    from selfattn.attention import init_matrix
+
+    args = dict(rng=np.random.default_rng(0), d_in=3, d_out=2) | kwargs
+    with pytest.raises(ValueError, match="^" + re.escape(words)):
+        init_matrix(**args)
+
+
+@pytest.mark.parametrize("call", [
+    lambda x: selfattn_heads.split_heads(x, 2),
+    lambda x: selfattn_heads.merge_heads(x.reshape(2, 2, 2)),
+    lambda x: snn.split_heads(_torch(x), 2),
+    lambda x: snn.merge_heads(_torch(x.reshape(2, 2, 2))),
+], ids=["split", "merge", "torch split", "torch merge"])
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_split_and_merge_heads_refuse_nan_and_inf_like_the_core(call, bad):
+    x = np.arange(8.0).reshape(2, 4)
+    x[1, 2] = bad
+    with pytest.raises(ValueError, match=r"^x contains 1 non-finite value\(s\)"):
+        call(x)
+
+
+@pytest.mark.parametrize("cls", [snn.SelfAttention, snn.MultiHeadAttention])
+@pytest.mark.parametrize("dtype", [None, "float64", np.float64, torch.int64, torch.bool, torch.complex128])
+def test_torch_layers_refuse_a_dtype_that_is_not_a_floating_point_torch_dtype(cls, dtype):
+    with pytest.raises(ValueError, match=r"^dtype must be a floating-point torch dtype such as torch.float64"):
+        cls(4, 2, dtype=dtype)
+
+
+def test_torch_layers_accept_float32_matrices_and_inputs():
+    out, w = snn.SelfAttention(4, 2, dtype=torch.float32)(torch.ones(3, 4))
+    assert out.dtype == w.dtype == torch.float32
+
+
+def test_nn_self_attention_from_numpy_refuses_a_multi_head_layer_by_name():
+    with pytest.raises(ValueError, match=r"^layer must be a NumPy selfattn.SelfAttention .* got selfattn.heads.MultiHeadAttention"):
+        snn.SelfAttention.from_numpy(MultiHeadAttention(4, 2))
+
+
+def test_padding_mask_refuses_ragged_lengths_naming_them():
+    with pytest.raises(ValueError, match=r"^lengths cannot be made into an array"):
+        padding_mask([[1, 2], [1]], 3)
+
+
+def test_online_softmax_steps_refuses_an_empty_row():
+    with pytest.raises(ValueError, match=re.escape("scores must have at least one entry, got shape (0,)")):
+        online_softmax_steps([], block=2)

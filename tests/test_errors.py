@@ -54,8 +54,8 @@ def test_mismatched_lengths_of_k_and_v_names_both_shapes():
 def test_no_keys_at_all_is_rejected_with_the_shapes():
     with pytest.raises(ValueError, match=esc("k and v need at least one row (n_k >= 1) to attend to, got k (0, 3) and v (0, 2)")):
         scaled_dot_product_attention(Q, K[:0], V[:0])
-    with pytest.raises(ValueError, match=esc("k and v need at least one row (n_k >= 1)")):
-        SelfAttention(d_model=3, d_k=2)(np.zeros((0, 3)))
+    with pytest.raises(ValueError, match=esc("x must hold at least one token (n >= 1), got shape (0, 3)")):
+        SelfAttention(d_model=3, d_k=2)(np.zeros((0, 3)))  # the layer names its own argument
 
 
 def test_different_leading_dimensions_name_all_shapes():
