@@ -6,7 +6,15 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PORT   ?= 8000
 
-.PHONY: setup book test lab clean serve browser-deps
+.PHONY: setup book test lab lab-command repository clean serve browser-deps
+
+# `make lab`: JupyterLab served from the repository root, so that the chapters' links
+# (../notation.md) resolve, opening the first chapter. Jupyter refuses to start as root
+# (containers, Binder-like images) unless given --allow-root: added only when `id -u` is 0.
+LAB_CHAPTER := $(firstword $(sort $(wildcard chapters/*.ipynb)))
+LAB_ARGS    := --ServerApp.root_dir=. --LabApp.default_url=/lab/tree/$(LAB_CHAPTER) \
+               $(if $(filter 0,$(shell id -u)),--allow-root)
+LAB         := $(BIN)/jupyter lab $(LAB_ARGS)
 
 $(STAMP): requirements.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 10), "Python >= 3.10 needed, found " + sys.version' 
@@ -33,8 +41,14 @@ serve:  ## serve the built book on http://127.0.0.1:$(PORT)/ (run `make book` fi
 browser-deps:  ## local copies of the CDN scripts for the browser tests (Chromium itself: apt-get install chromium)
 	npm ci --prefix tests/browser --ignore-scripts --no-audit --no-fund
 
-lab: setup  ## JupyterLab on the chapters
-	$(BIN)/jupyter lab chapters
+lab: setup  ## JupyterLab at the repository root, opening the first chapter
+	$(LAB)
+
+lab-command:  ## print the command `make lab` runs (tests/test_lab.py starts JupyterLab with it)
+	@echo $(LAB)
+
+repository: setup  ## after editing repository.url in _config.yml: write it into the chapters and README.md
+	$(BIN)/python -m selfattn.sphinxext.repository
 
 clean:  ## remove the built book, caches and test artifacts (keeps .venv)
 	-test -x $(BIN)/jupyter-book && $(BIN)/jupyter-book clean --all .

@@ -21,9 +21,17 @@ from pathlib import PurePosixPath
 from docutils import nodes
 from sphinx.util.docutils import SphinxDirective
 
+from .repository import Repository, check_address
+from .repository import binder_url as repository_binder_url
+
 
 def binder_url(theme_options: dict, notebook: str) -> str | None:
     """Binder address that opens ``notebook`` (a path relative to the book) in JupyterLab.
+
+    ``theme_options`` are the ones Jupyter Book derives from ``repository:`` and
+    ``launch_buttons:`` in _config.yml, so this link and the launch buttons follow the same
+    setting (see :mod:`selfattn.sphinxext.repository`). ``None`` when there is no Binder to
+    link to (no GitHub repository, or no ``binderhub_url``).
 
     Examples
     --------
@@ -31,17 +39,22 @@ def binder_url(theme_options: dict, notebook: str) -> str | None:
     ...             "path_to_docs": "", "launch_buttons": {"binderhub_url": "https://mybinder.org"}},
     ...            "chapters/06_x.ipynb")
     'https://mybinder.org/v2/gh/o/r/main?urlpath=lab/tree/chapters/06_x.ipynb'
+    >>> binder_url({"repository_url": "https://gitlab.com/o/r"}, "chapters/06_x.ipynb") is None
+    True
     """
     launch = theme_options.get("launch_buttons") or {}
     hub = (launch.get("binderhub_url") or "").rstrip("/")
-    repo = (theme_options.get("repository_url") or "").rstrip("/")
-    if not hub or not repo.startswith("https://github.com/"):
+    try:
+        url, branch = check_address(theme_options.get("repository_url"),
+                                    theme_options.get("repository_branch") or "main")
+    except ValueError:
         return None
-    org_repo = repo.removeprefix("https://github.com/")
-    branch = theme_options.get("repository_branch") or "main"
-    path = PurePosixPath(theme_options.get("path_to_docs") or "") / notebook
-    ui = "lab/tree" if launch.get("notebook_interface", "jupyterlab") == "jupyterlab" else "tree"
-    return f"{hub}/v2/gh/{org_repo}/{branch}?urlpath={ui}/{path.as_posix()}"
+    if not hub:
+        return None
+    repo = Repository(url, branch, path_to_book=theme_options.get("path_to_docs") or "",
+                      binderhub_url=hub,
+                      notebook_interface=launch.get("notebook_interface") or "jupyterlab")
+    return repository_binder_url(repo, notebook)
 
 
 class NeedsKernel(SphinxDirective):
