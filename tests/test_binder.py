@@ -216,13 +216,17 @@ def _execute(binder_env: dict, nb: str, cwd: Path) -> dict:
     """Notebook text ``nb`` executed in a kernel of the binder environment (raises CellExecutionError)."""
     import nbformat
     from jupyter_client.kernelspec import KernelSpecManager
-    from jupyter_client.manager import AsyncKernelManager
+    from jupyter_client.manager import KernelManager
     from nbclient import NotebookClient
 
     specs = KernelSpecManager(kernel_dirs=binder_env["kernel_dirs"], ensure_native_kernel=False)
-    km = AsyncKernelManager(kernel_name=binder_env["kernel"], kernel_spec_manager=specs)
-    return NotebookClient(nbformat.reads(nb, as_version=4), km=km, timeout=600,
-                          resources={"metadata": {"path": str(cwd)}}).execute(env=binder_env["env"])
+    km = KernelManager(kernel_name=binder_env["kernel"], kernel_spec_manager=specs)
+    try:
+        return NotebookClient(nbformat.reads(nb, as_version=4), km=km, timeout=600,
+                              resources={"metadata": {"path": str(cwd)}}).execute(env=binder_env["env"])
+    finally:  # the client leaves a kernel manager it was given running
+        if km.has_kernel:
+            km.shutdown_kernel(now=True)
 
 
 def _notebook(*sources: str) -> str:
