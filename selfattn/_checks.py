@@ -512,3 +512,271 @@ def float_dtype(value, name: str = "dtype"):
         raise ValueError(f"{name} must be a floating-point torch dtype such as torch.float64 or "
                          f"torch.float32, got {value!r}")
     return value
+
+
+# --------------------------------------------------------------------------- #
+# added by the bad-input hunt: the helpers around the core (scale, display,
+# exercises, models, training, book, plotting)
+# --------------------------------------------------------------------------- #
+def string(value, name: str) -> str:
+    """A non-empty ``str``, such as a name or a label."""
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"{name} must be a non-empty str, got {value!r} ({type(value).__name__})")
+    return value
+
+
+def probabilities(w, name: str) -> None:
+    """Finite weights from 0 to 1, as a softmax gives them (1e-6 of rounding above 1 is allowed)."""
+    finite(w, name)
+    if w.size and (float(w.min()) < 0 or float(w.max()) > 1 + 1e-6):
+        raise ValueError(f"{name} must be non-negative and at most 1 (weights, as a softmax gives them), "
+                         f"got values from {float(w.min()):.6g} to {float(w.max()):.6g}")
+
+
+def file_path(value, name: str = "path", exists: bool = True):
+    """A file path (``str`` or ``os.PathLike``) as a ``Path``: of a file that is there (``exists``),
+    or of one that can be written."""
+    import os
+    from pathlib import Path
+
+    if not isinstance(value, (str, os.PathLike)) or str(value) == "":
+        raise ValueError(f"{name} must be a file path (str or pathlib.Path), "
+                         f"got {value!r} ({type(value).__name__})")
+    path = Path(value)
+    if exists and not path.is_file():
+        why = "it is a folder" if path.is_dir() else "no such file"
+        raise ValueError(f"{name} {str(path)!r} is not a file ({why})")
+    if not exists and path.is_dir():
+        raise ValueError(f"{name} {str(path)!r} is a folder; give the path of a file in it")
+    if not exists and not path.parent.is_dir():
+        raise ValueError(f"{name} {str(path)!r} cannot be written: "
+                         f"the folder {str(path.parent)!r} does not exist")
+    return path
+
+
+def instance(value, cls, name: str, what: str):
+    """``value`` must be an instance of ``cls``; ``what`` says what that is and where to get one."""
+    if not isinstance(value, cls):
+        raise ValueError(f"{name} must be {what}, got {type(value).__module__}.{type(value).__name__}")
+    return value
+
+
+def examples(value, name: str = "examples", needs=("tokens", "it_pos")) -> list:
+    """A list (or tuple) of coreference examples: objects with the attributes ``needs``."""
+    if not isinstance(value, (list, tuple)):
+        raise ValueError(f"{name} must be a list of coref.Example, got {type(value).__name__}; build them "
+                         "with coref.make_example(sentence, referent), or take them from coref.split()")
+    for i, ex in enumerate(value):
+        if not all(hasattr(ex, a) for a in needs):
+            raise ValueError(f"{name}[{i}] is a {type(ex).__name__}, not a coref.Example: {ex!r}; "
+                             "build one with coref.make_example(sentence, referent)")
+    return list(value)
+
+
+def torch_seed(value) -> int:
+    """A :func:`seed` that PyTorch's random generator takes too: at most 64 bits."""
+    value = seed(value)
+    if value > 2**64 - 1:
+        raise ValueError(f"seed must be at most 2**64 - 1 (PyTorch's generator takes 64 bits), got {value}")
+    return value
+
+
+def _long_tensor(x, name: str, what: str, layout: str, expected_shape, top: int):
+    """A ``torch.long`` tensor of ``what``: its shape passes ``expected_shape``, entries 0 to top - 1."""
+    if not is_tensor(x) or str(x.dtype) != "torch.int64":
+        got = f"{type(x).__name__}" + (f" of dtype {x.dtype}" if is_tensor(x) else "")
+        raise ValueError(f"{name} must be a torch.long tensor of {what}, got {got}; "
+                         "build it with training.batch(examples)")
+    if not expected_shape(shape(x)):
+        raise ValueError(f"{name} must have shape {layout}, got {shape(x)}")
+    low, high = int(x.min()), int(x.max())
+    if low < 0 or high >= top:
+        raise ValueError(f"{name} must be {what} from 0 to {top - 1}, got values from {low} to {high}")
+    return x
+
+
+def token_ids(ids, vocab_size: int):
+    """Word indices of a batch of sentences: a ``torch.long`` tensor (B, n), each from 0 to vocab_size - 1."""
+    layout = "(B, n) with B, n >= 1 (one row of word indices per sentence)"
+    return _long_tensor(ids, "ids", "word indices", layout, lambda s: len(s) == 2 and 0 not in s, vocab_size)
+
+
+def positions(it_pos, ids):
+    """One position per sentence of ``ids`` (B, n): a ``torch.long`` tensor (B,), entries from 0 to n - 1."""
+    b, n = shape(ids)
+    return _long_tensor(it_pos, "it_pos", "positions", f"(B,) = ({b},), one position per sentence",
+                        lambda s: s == (b,), n)
+
+
+def template(value, name: str, fields) -> str:
+    """A ``str.format`` template that uses exactly the named ``fields``, each by name."""
+    import string as _string
+
+    try:
+        used = {f for _, f, _, _ in _string.Formatter().parse(value) if f is not None}
+    except (TypeError, ValueError, AttributeError) as exc:
+        raise ValueError(f"{name} must be a format string with the fields {sorted(fields)}, got {value!r}: "
+                         f"{exc}") from None
+    if used != set(fields):
+        raise ValueError(f"{name} must use exactly the fields {sorted(fields)}, "
+                         f"got {sorted(used)} in {value!r}")
+    return value
+
+
+def record_types(rows, name: str, ints=(), texts=()) -> None:
+    """Each row's ``ints`` columns hold a whole number or ``None`` and its ``texts`` columns a ``str``."""
+    for i, r in enumerate(rows):
+        where = f"{name}[{i}] ({r.get('model', '?')!r})"
+        for c in ints:
+            whole = isinstance(r[c], numbers.Integral) and not isinstance(r[c], (bool, np.bool_))
+            if r[c] is not None and not whole:
+                raise ValueError(f"{where}: column {c} must be a whole number or None, got {r[c]!r}")
+        for c in texts:
+            if not isinstance(r[c], str):
+                raise ValueError(f"{where}: column {c} must be text (str), got {r[c]!r}")
+
+
+def source_object(obj, name: str = "obj") -> None:
+    """A function defined with ``def``, a method or a class: what a chapter can show whole."""
+    import inspect
+
+    if inspect.ismodule(obj) or getattr(obj, "__name__", None) == "<lambda>":
+        raise ValueError(f"{name} must be a function defined with def, a method or a class, got {obj!r}")
+
+
+# the plots
+def labels(value, name: str) -> list:
+    """A sequence of labels (any iterable but one string), as a list of ``str``."""
+    return [str(v) for v in sequence(value, name, "labels")]
+
+
+def axes(value, name: str = "ax"):
+    """``None`` (a new figure is made) or one matplotlib ``Axes``."""
+    from matplotlib.axes import Axes
+
+    if value is not None and not isinstance(value, Axes):
+        raise ValueError(f"{name} must be a matplotlib Axes (or None for a new figure), "
+                         f"got {type(value).__name__}")
+    return value
+
+
+def axes_list(value, name: str, count: int) -> np.ndarray:
+    """Exactly ``count`` matplotlib ``Axes`` (a list, or an array as ``plt.subplots`` gives), flattened."""
+    from matplotlib.axes import Axes
+
+    flat = np.asarray(value, dtype=object).ravel()
+    if flat.size != count or not all(isinstance(a, Axes) for a in flat):
+        raise ValueError(f"{name} must be {count} matplotlib Axes, got {value!r}")
+    return flat
+
+
+def format_string(value, name: str = "fmt", example: str = "{:.2f}") -> str:
+    """A format for one number: ``'{:.2f}'`` (``str.format``), or ``'%.2f'`` where ``example`` is one."""
+    try:
+        percent = example.startswith("%")
+        ok = isinstance(value, str) and isinstance(value % 0.5 if percent else value.format(0.5), str)
+    except (TypeError, ValueError, IndexError, KeyError):
+        ok = False
+    if not ok:
+        raise ValueError(f"{name} must be a format for one number such as {example!r}, got {value!r}")
+    return value
+
+
+def mapping(value, name: str, what: str):
+    """A dict (any mapping) of ``what``."""
+    from collections.abc import Mapping
+
+    if not isinstance(value, Mapping):
+        raise ValueError(f"{name} must be a dict of {what}, got {type(value).__name__}")
+    return value
+
+
+def pair(value, name: str, what: str) -> list:
+    """Exactly two items (a tuple or a list), such as two dimensions or two axis labels."""
+    items = None if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__") else list(value)
+    if items is None or len(items) != 2:
+        raise ValueError(f"{name} must be {what}, got {value!r}")
+    return items
+
+
+def point_marks(marks) -> list:
+    """Marks ``(label, angle_deg, dot)`` or ``(label, angle_deg, dot, (dx, dy))`` as 4-tuples."""
+    out = []
+    for mark in sequence(marks, "marks", "(label, angle_deg, dot) tuples"):
+        if isinstance(mark, (str, bytes)) or not isinstance(mark, (tuple, list)) or len(mark) not in (3, 4):
+            raise ValueError("each of marks must be (label, angle_deg, dot) or "
+                             f"(label, angle_deg, dot, (dx, dy)), got {mark!r}")
+        label = str(mark[0])
+        angle = finite_number(mark[1], f"the angle of mark {label!r}")
+        dot = finite_number(mark[2], f"the dot product of mark {label!r}")
+        offset = mark[3] if len(mark) == 4 else (6, 6)
+        try:
+            offset = tuple(finite_number(o, "offset") for o in pair(offset, "offset", "a pair"))
+        except ValueError:
+            raise ValueError(f"the offset of mark {label!r} must be a pair of numbers (dx, dy) in points, "
+                             f"got {offset!r}") from None
+        out.append((label, angle, dot, offset))
+    return out
+
+
+def strings(value, name: str, what: str) -> list:
+    """A list of ``str`` (any iterable but one string); ``what`` says what the strings are."""
+    items = sequence(value, name, what)
+    bad = [s for s in items if not isinstance(s, str)]
+    if bad:
+        raise ValueError(f"{name} must hold str, got {bad[0]!r} ({type(bad[0]).__name__})")
+    return items
+
+
+def table_cells(header, rows, right, marked) -> tuple:
+    """The parts of a table: headings, rows of ``str`` cells (one per heading), one alignment
+    flag per column and the ``(row, column)`` cells to mark."""
+    header = strings(header, "header", "column headings (str)")
+    rows = sequence(rows, "rows", "rows, each a list of str")
+    for i, row in enumerate(rows):
+        rows[i] = strings(row, f"rows[{i}]", "cells (str)")
+        if len(rows[i]) != len(header):
+            raise ValueError(f"rows[{i}] has {len(rows[i])} cells but the header has {len(header)} column(s)")
+    right = list(right) if isinstance(right, (list, tuple)) else None
+    if right is None or len(right) != len(header) or not all(isinstance(r, (bool, np.bool_)) for r in right):
+        raise ValueError(f"right must hold one True or False per column ({len(header)}), got {right!r}")
+    cells = {(i, j) for i in range(len(rows)) for j in range(len(header))}
+    marked = sequence(marked, "marked", "(row, column) cells") if hasattr(marked, "__iter__") else [marked]
+    for cell in marked:
+        if not isinstance(cell, tuple) or cell not in cells:
+            raise ValueError(f"marked must hold (row, column) cells of the table, got {cell!r}")
+    return header, rows, [bool(r) for r in right], set(marked)
+
+
+def npz_file(path, name: str = "path"):
+    """The arrays of the ``.npz`` file at ``path``, opened; anything else is refused by name."""
+    import zipfile
+
+    path = file_path(path, name)
+    try:
+        data = np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
+        raise ValueError(f"{name} {str(path)!r} is not a weights file written by save_weights "
+                         f"(a .npz archive): {exc}") from None
+    if not hasattr(data, "files"):
+        raise ValueError(f"{name} {str(path)!r} is not a weights file written by save_weights: it holds "
+                         "one array (.npy), not named matrices (.npz)")
+    return data
+
+
+def value_range(vmin, vmax) -> tuple:
+    """A colour range: a finite ``vmin`` and a finite ``vmax`` above it (``None``: from the data)."""
+    vmin = finite_number(vmin, "vmin")
+    if vmax is None:
+        return vmin, None
+    vmax = finite_number(vmax, "vmax")
+    if vmax <= vmin:
+        raise ValueError(f"vmax must be larger than vmin, got vmin={vmin:g} and vmax={vmax:g}")
+    return vmin, vmax
+
+
+def non_empty(items: list, name: str, what: str) -> list:
+    """``items`` with at least one entry: ``what`` names one of them."""
+    if not items:
+        raise ValueError(f"{name} must hold at least one {what}, got none")
+    return items

@@ -207,9 +207,10 @@ def scaled_dot_product_attention(q, k, v, mask=None, scale=None):
     ------
     ValueError
         If an input is a torch tensor (use :mod:`selfattn.nn`), has fewer than
-        2 dimensions, holds NaN or inf, if ``d_k`` differs between ``q`` and ``k``, if ``k`` and ``v`` have different
-        lengths or no rows at all, if the leading (batch) dimensions differ, if the mask does
-        not broadcast to the scores, or if ``scale`` is not a finite number.
+        2 dimensions or holds NaN or inf, if ``d_k`` differs between ``q`` and
+        ``k``, if ``k`` and ``v`` have different lengths or no rows at all, if the
+        leading (batch) dimensions differ, if the mask does not broadcast to the
+        scores, or if ``scale`` is not a finite number.
 
     Examples
     --------

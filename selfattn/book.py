@@ -20,6 +20,8 @@ import textwrap
 
 import numpy as np
 
+from . import _checks
+
 __all__ = ["glue", "source", "show_source"]
 
 
@@ -37,6 +39,12 @@ def glue(name: str, value, display: bool = False):
     (``np.float64(0.5)``) would otherwise break ``{glue:text}`` formatting.
     Strings are glued so that they show without quotes (``cat``, not ``'cat'``).
 
+    Raises
+    ------
+    ValueError
+        If ``name`` is not a non-empty str (the prose could not find the value) or
+        ``display`` is not ``True`` or ``False``.
+
     Examples
     --------
     >>> import numpy as np
@@ -48,6 +56,7 @@ def glue(name: str, value, display: bool = False):
     >>> glue("word", "cat")
     cat
     """
+    name, display = _checks.string(name, "name"), _checks.flag(display, "display")
     if isinstance(value, np.generic):
         value = value.item()
     if isinstance(value, str):
@@ -100,8 +109,8 @@ def source(obj, section: str | None = None) -> str:
     Raises
     ------
     ValueError
-        If ``obj`` has no Python source, or if ``section`` is not marked in it
-        exactly once (the message names the function and the marker).
+        If ``obj`` is a module or a lambda, has no Python source, or if ``section``
+        is not marked in it exactly once (the message names the function and the marker).
 
     Examples
     --------
@@ -123,6 +132,7 @@ def source(obj, section: str | None = None) -> str:
     ...
     ValueError: no section 'scale' in ...double: the marker '# [scale]' is missing; sections: ['math']
     """
+    _checks.source_object(obj)
     name = _qualified_name(obj)
     try:
         code = textwrap.dedent(inspect.getsource(obj))

@@ -45,14 +45,18 @@ class Table:
         ``(row, column)`` of cells shown in bold (``*`` in plain text).
     caption : str or None
         A title shown above the table.
+
+    Raises
+    ------
+    ValueError
+        If ``header`` is not a list of str, a row is not a list of str with one
+        cell per heading, ``right`` is not one bool per column, ``labels`` is not
+        a bool, or a marked cell is not a ``(row, column)`` cell of the table.
     """
 
     def __init__(self, header, rows, right, *, labels=False, marked=(), caption=None):
-        self.header = list(header)
-        self.rows = [list(r) for r in rows]
-        self.right = list(right)
-        self.labels = labels
-        self.marked = set(marked)
+        self.header, self.rows, self.right, self.marked = _checks.table_cells(header, rows, right, marked)
+        self.labels = _checks.flag(labels, "labels")
         self.caption = None if caption is None else str(caption)
 
     def __repr__(self) -> str:
@@ -102,7 +106,8 @@ def _labels(labels, name: str, n: int, what: str, shape: tuple) -> list[str]:
         return [str(i) for i in range(n)]
     labels = _checks.sequence(labels, name, f"labels, one per {what}")
     if len(labels) != n:
-        raise ValueError(f"{len(labels)} {what} labels for a matrix with {n} {what}(s) (shape {shape})")
+        raise ValueError(f"{name} has {len(labels)} label{'' if len(labels) == 1 else 's'} for a matrix "
+                         f"with {n} {what}(s) (shape {shape})")
     return [str(lab) for lab in labels]
 
 
@@ -162,7 +167,7 @@ def table(matrix, row_labels=None, col_labels=None, digits: int = 2, caption: st
     >>> table([[1.0, 2.0]], ["a", "b"])
     Traceback (most recent call last):
     ...
-    ValueError: 2 row labels for a matrix with 1 row(s) (shape (1, 2))
+    ValueError: row_labels has 2 labels for a matrix with 1 row(s) (shape (1, 2))
     """
     if _checks.is_tensor(matrix):
         matrix = matrix.detach().cpu().numpy()
@@ -240,7 +245,7 @@ def record_table(records, columns=None, caption: str | None = None) -> Table:
     columns = keys if columns is None else _checks.sequence(columns, "columns", "keys")
     unknown = [c for c in columns if c not in keys]
     if records and unknown:
-        raise ValueError(f"column(s) {unknown} are in none of the records; their keys are {keys}")
+        raise ValueError(f"columns {unknown} are in none of the records; their keys are {keys}")
     right = [any(_is_number(r.get(c)) for r in records)
              and all(_is_number(r.get(c)) or r.get(c) is None for r in records) for c in columns]
     cells = [[_cell(r.get(c)) for c in columns] for r in records]

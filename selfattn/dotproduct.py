@@ -61,7 +61,8 @@ def dot_parts(q, k) -> DotParts:
     ------
     ValueError
         If ``q`` or ``k`` is not a 1-D vector of real numbers, is empty, holds
-        NaN or inf, or if their lengths differ (the message names both shapes).
+        NaN or inf, if their lengths differ (the message names both shapes), or if
+        ``q . k`` overflows float64.
 
     Examples
     --------
@@ -80,9 +81,12 @@ def dot_parts(q, k) -> DotParts:
     k = _checks.vector(k, "k")  # (d_k,)
     if q.shape != k.shape:
         raise ValueError(f"q and k must have the same length d_k, got q {q.shape} and k {k.shape}")
-    dot = float(q @ k)
-    nq, nk = float(np.linalg.norm(q)), float(np.linalg.norm(k))
+    with np.errstate(over="ignore"):  # an overflow is reported just below, in words
+        dot = float(q @ k)
+    _checks.finite_result(dot, "q . k", f"it overflows float64 (largest |q_i| = {np.abs(q).max():.3g}, "
+                          f"largest |k_i| = {np.abs(k).max():.3g}); rescale q or k")
+    nq, nk = math.hypot(*q), math.hypot(*k)  # lengths without overflow in the squares
     if nq == 0.0 or nk == 0.0:
         return DotParts(dot, nq, nk, None, None)
-    cos = max(-1.0, min(1.0, dot / (nq * nk)))  # clip rounding errors before acos
+    cos = max(-1.0, min(1.0, dot / nq / nk))  # clip rounding errors before acos
     return DotParts(dot, nq, nk, cos, math.degrees(math.acos(cos)))

@@ -176,7 +176,7 @@ def embed(tokens) -> np.ndarray:
     if unknown:
         raise ValueError(f"unknown word(s) {unknown}; known words: {', '.join(sorted(VOCAB))}")
     if not tokens:
-        raise ValueError("need at least one word, got none")
+        raise ValueError("tokens (the words of the sentence) need at least one word, got none")
     return np.array([VOCAB[t.lower()] for t in tokens], dtype=np.float64)  # (n, d_model)
 
 

@@ -128,8 +128,8 @@ class _Tolerance:
         return self.atol + self.rtol * (float(np.abs(expected).max()) if expected.size else 0.0)
 
     def close(self, answer: np.ndarray, expected: np.ndarray) -> bool:
-        if answer.shape != expected.shape:
-            return False
+        if answer.shape != expected.shape or not np.isfinite(expected).all():
+            return False  # an overflowed candidate would be "close" to any answer
         return bool((np.abs(answer - expected) <= self.bound(expected)).all())
 
     def __str__(self) -> str:
@@ -201,13 +201,27 @@ def _compare(ans: np.ndarray, exp: np.ndarray, name: str, tol: _Tolerance) -> np
     return ans
 
 
+def _scores(q, k, s) -> np.ndarray:
+    """The expected scores ``q @ k.T * s``; refused if they overflow (every answer would be within inf)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        scores = (q @ k.T) * s  # (n_q, n_k)
+    _checks.finite_result(scores, "q @ k.T * scale", "the expected scores overflow float64; scale, q or k "
+                          "is too large for this check")
+    return scores
+
+
+def _candidate(scores, axis=-1, mask=None):
+    """The softmax of a typical mistake's scores, or ``None`` if they overflow (no answer can match them)."""
+    return softmax(scores, axis=axis, mask=mask) if np.isfinite(scores).all() else None
+
+
 def _query_key(q, k, mask=None, scale=None):
     """q (n_q, d_k) (one query (d_k,) becomes one row), k (n_k, d_k), the mask broadcast to the scores
     and the scale, checked by :mod:`selfattn._checks`; q and k in float64."""
     q = _checks.float_array(_numpy(q), "q")
     q = _checks.matrix(q[None, :] if q.ndim == 1 else q, "q", "(n_q, d_k), or (d_k,) for one query")
     k = _checks.matrix(_numpy(k), "k", "(n_k, d_k)")
-    q, k, _, mask, s = _checks.attention_inputs(q, k, k, mask, scale)  # d_k agrees, mask, scale
+    q, k, _, mask, s = _checks.numpy_attention_inputs(q, k, k, mask, scale)  # d_k agrees, mask, scale
     if mask is not None:
         mask = np.broadcast_to(mask, (q.shape[0], k.shape[0]))  # (n_q, n_k)
     return q.astype(np.float64), k.astype(np.float64), mask, s
@@ -245,8 +259,8 @@ def check_array(answer, expected, name: str = "your answer", rtol=None, atol=Non
         or differs from the reference (the first differing entry is named with
         both values, the difference and the tolerance used).
     ValueError
-        If ``expected`` is not a finite real array, or ``rtol`` / ``atol`` is
-        negative or not a number.
+        If ``expected`` is not a finite real array, ``rtol`` / ``atol`` is
+        negative or not a number, or ``name`` is not a non-empty str.
 
     Examples
     --------
@@ -261,6 +275,7 @@ def check_array(answer, expected, name: str = "your answer", rtol=None, atol=Non
     you have 2.5, expected 2, difference 0.5 (1 of 2 entries differ; tolerance for a float64 answer:
     |difference| <= 1e-06 + 1e-09 * max|expected|).
     """
+    name = _checks.string(name, "name")
     exp, exp_dtype = _reference(expected)
     ans, ans_dtype = _answer(answer, name)
     _compare(ans, exp, name, _tolerance(ans_dtype, exp_dtype, rtol, atol))
@@ -289,8 +304,8 @@ def check_scores(answer, q, k, scale=None) -> bool:
         On a wrong answer; says so when the answer is the transpose (``k @ q.T``)
         or when the scale is missing or wrongly applied.
     ValueError
-        If ``q`` and ``k`` are not finite real matrices of the same ``d_k``, or
-        ``scale`` is not a finite number.
+        If ``q`` and ``k`` are not finite real matrices of the same ``d_k``,
+        ``scale`` is not a finite number, or the expected scores overflow float64.
 
     Examples
     --------
@@ -302,8 +317,8 @@ def check_scores(answer, q, k, scale=None) -> bool:
     True
     """
     q, k, _, s = _query_key(q, k, scale=scale)
-    raw = q @ k.T  # (n_q, n_k)
-    expected = raw if scale is None else raw * s
+    raw = _scores(q, k, 1.0)  # (n_q, n_k)
+    expected = raw if scale is None else _scores(q, k, s)
     ans, dtype = _answer(answer, "your scores")
     tol = _tolerance(dtype)
     ans = _fit(ans, expected.shape)
@@ -339,36 +354,36 @@ def _diagnose_weights(ans: np.ndarray, q, k, mask, scale, tol: _Tolerance) -> st
     candidates = []
     if not math.isclose(s, 1.0):
         fix = f"divide the scores by sqrt(d_k) = {root:.6g}" if scale is None else f"multiply them by {s:.6g}"
-        candidates.append((softmax(raw, mask=mask),
+        candidates.append((_candidate(raw, mask=mask),
                            f"you forgot the scale: your weights are softmax(q @ k.T); {fix} before the "
                            "softmax."))
     if scale is None and d_k > 1:
-        candidates.append((softmax(raw / d_k, mask=mask),
+        candidates.append((_candidate(raw / d_k, mask=mask),
                            f"you divided the scores by d_k = {d_k}; divide by sqrt(d_k) = {root:.6g} "
                            "instead."))
     if scale is not None and not math.isclose(s, 1 / root):
-        candidates.append((softmax(raw / root, mask=mask),
+        candidates.append((_candidate(raw / root, mask=mask),
                            f"you ignored the scale argument: your scores are divided by sqrt(d_k) = "
                            f"{root:.6g}, but scale = {s:.6g} was given; multiply the scores by scale "
                            "when it is given."))
     if scale is not None and s != 0 and not math.isclose(s * s, 1.0):
-        candidates.append((softmax(raw / s, mask=mask),
+        candidates.append((_candidate(raw / s, mask=mask),
                            f"you divided the scores by scale = {s:.6g}; scale is a factor: multiply the "
                            "scores by it, q @ k.T * scale."))
     if k.shape[0] == k.shape[1]:  # q @ k runs without error only when n_k == d_k
-        candidates.append((softmax((q @ k) * s, mask=mask),
+        candidates.append((_candidate((q @ k) * s, mask=mask),
                            "K is not transposed: your scores are q @ k; use q @ k.T so that entry (i, j) "
                            "is the dot product of query i with key j."))
     if raw.shape[0] == raw.shape[1]:
-        candidates.append((softmax(raw.T * s, mask=mask),
+        candidates.append((_candidate(raw.T * s, mask=mask),
                            "your weights come from k @ q.T (K not transposed, or q and k swapped): "
                            "compute the scores as q @ k.T so that row i belongs to query i."))
-    candidates.append((softmax(raw * s, axis=0, mask=mask),
+    candidates.append((_candidate(raw * s, axis=0, mask=mask),
                        "you applied softmax over the wrong axis: your columns sum to one. "
                        "Use the last axis (axis=-1) so that each query's row sums to one."))
     if mask is not None:
         inv = ~mask
-        cand = softmax(raw * s, mask=inv)
+        cand = _candidate(raw * s, mask=inv)
         empty = ~inv.any(axis=-1)  # rows the inverted mask hides completely
         if empty.any():  # a learner who masks with -1e9 gets uniform weights there: accept those too
             cand = np.where(empty[:, None], ans, cand)
@@ -376,10 +391,10 @@ def _diagnose_weights(ans: np.ndarray, q, k, mask, scale, tol: _Tolerance) -> st
                            "your mask has the wrong polarity: you hid the positions that may be attended "
                            "to and kept the others. In selfattn, mask True = may attend; hide where mask "
                            "is False."))
-        candidates.append((softmax(raw * s),
+        candidates.append((_candidate(raw * s),
                            "you ignored the mask: masked positions (mask False) must get weight 0."))
     for cand, message in candidates:
-        if tol.close(ans, cand):
+        if cand is not None and tol.close(ans, cand):
             return message
     return None
 
@@ -387,7 +402,7 @@ def _diagnose_weights(ans: np.ndarray, q, k, mask, scale, tol: _Tolerance) -> st
 def _check_weights(answer, q, k, mask, scale, rtol=None, atol=None) -> str:
     """The body of :func:`check_weights`: raise on a wrong answer, else say what the weights are."""
     q, k, mask, s = _query_key(q, k, mask, scale)
-    expected = softmax((q @ k.T) * s, mask=mask)  # (n_q, n_k)
+    expected = softmax(_scores(q, k, s), mask=mask)  # (n_q, n_k)
     name = "your weights"
     ans, dtype = _answer(answer, name)
     tol = _tolerance(dtype, rtol=rtol, atol=atol)
@@ -450,7 +465,8 @@ def check_weights(answer, q, k, mask=None, scale=None, rtol=None, atol=None) -> 
         With the diagnosis of what is wrong.
     ValueError
         If ``q``, ``k``, ``mask`` or ``scale`` is not valid (the message of
-        :func:`selfattn.scaled_dot_product_attention` for the same input).
+        :func:`selfattn.scaled_dot_product_attention` for the same input), or
+        the expected scores overflow float64.
 
     Examples
     --------

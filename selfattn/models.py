@@ -84,8 +84,9 @@ def load_models(path=None) -> list[dict]:
     Raises
     ------
     ValueError
-        If a cell of a whole-number column holds anything else (the message
-        names the file, the line and the column).
+        If ``path`` is not the path of a UTF-8 text file, or a cell of a
+        whole-number column holds anything else (the message names the file,
+        the line and the column).
 
     Examples
     --------
@@ -94,14 +95,17 @@ def load_models(path=None) -> list[dict]:
     >>> rows["GPT-2 Small"]["params_actual"], rows["GPT-4"]["d_model"]
     (124439808, None)
     """
-    path = MODELS_CSV if path is None else Path(path)
+    path = MODELS_CSV if path is None else _checks.file_path(path)
     rows = []
     with open(path, newline="", encoding="utf-8") as fh:
-        for line, row in enumerate(csv.DictReader(fh), start=2):
-            for col in INT_COLUMNS:
-                if col in row:
-                    row[col] = _whole_number(row[col], col, f"{path.name} line {line}")
-            rows.append(row)
+        try:
+            for line, row in enumerate(csv.DictReader(fh), start=2):
+                for col in INT_COLUMNS:
+                    if col in row:
+                        row[col] = _whole_number(row[col], col, f"{path.name} line {line}")
+                rows.append(row)
+        except UnicodeDecodeError as exc:
+            raise ValueError(f"path {str(path)!r} is not a UTF-8 text file (a CSV table): {exc}") from None
     return rows
 
 
@@ -134,7 +138,8 @@ def compare_with_article(rows=None) -> list[dict]:
     ------
     ValueError
         If ``rows`` is not a list of dicts, or a row lacks a column the
-        comparison reads (the message names the row and the columns).
+        comparison reads or holds a value of the wrong type there (the message
+        names the row and the column).
 
     Examples
     --------
@@ -149,6 +154,8 @@ def compare_with_article(rows=None) -> list[dict]:
         if missing:
             raise ValueError(f"row {i} ({r.get('model', '?')!r}) lacks the column(s) {missing} "
                              "that the comparison reads")
+    _checks.record_types(rows, "rows", ints=[c for c in _COMPARED if c in INT_COLUMNS],
+                         texts=[c for c in _COMPARED if c not in INT_COLUMNS])
     by_article: dict[str, list] = {}
     for r in rows:
         by_article.setdefault(r["article_model"], []).append(r)

@@ -395,7 +395,8 @@ class MultiHeadAttention(nn.Module):
         ------
         ValueError
             If ``x`` is not a tensor of the layer's dtype with at least one token
-            and last dimension ``d_model``, or ``mask`` is not boolean or does not broadcast to ``(..., n, n)``.
+            and last dimension ``d_model``, or ``mask`` is not boolean or does not
+            broadcast to ``(..., n, n)``.
 
         Examples
         --------

@@ -127,7 +127,7 @@ def _axes(ax, width: float, height: float):
     """``ax``, or the axes of a new figure at most :data:`PAGE_WIDTH` wide."""
     import matplotlib.pyplot as plt
 
-    if ax is None:
+    if _checks.axes(ax, "ax") is None:
         _, ax = plt.subplots(figsize=(min(width, PAGE_WIDTH), height), layout="constrained")
     return ax
 
@@ -147,6 +147,11 @@ def smallest_font_on_page(fig) -> float:
     -------
     float
         ``inf`` if the figure has no visible text.
+
+    Raises
+    ------
+    ValueError
+        If ``fig`` is not a matplotlib Figure.
 
     Examples
     --------
@@ -169,6 +174,10 @@ def smallest_font_on_page(fig) -> float:
 
     if not isinstance(fig, Figure):
         raise ValueError(f"fig must be a matplotlib Figure, got {type(fig).__name__}")
+    if not hasattr(fig.canvas, "get_renderer"):  # a Figure made without pyplot: draw it with Agg
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+        FigureCanvasAgg(fig)
     renderer = fig.canvas.get_renderer()
     saved_width = fig.get_tightbbox(renderer).width  # inches, as bbox_inches="tight" saves it
     shrink = min(1.0, PAGE_WIDTH / saved_width)
@@ -224,7 +233,10 @@ def attention_heatmap(weights, tokens, key_tokens=None, *, ax=None, title=None, 
     Raises
     ------
     ValueError
-        If ``weights`` is not 2-D or holds NaN or inf, or the labels do not match its shape.
+        If ``weights`` is not 2-D or holds NaN or inf, the labels are not a list or do not
+        match its shape, ``ax`` is not an Axes, ``fmt`` does not format a number,
+        ``annotate`` or ``colorbar`` is not a bool, or ``vmin``/``vmax`` is not a
+        finite number (``vmax`` above ``vmin``).
 
     Examples
     --------
@@ -236,7 +248,10 @@ def attention_heatmap(weights, tokens, key_tokens=None, *, ax=None, title=None, 
     ['0.90', '0.10', '0.50', '0.50']
     """
     w = _array(weights, "weights", 2, "(n_q, n_k)")
-    key_tokens = list(tokens) if key_tokens is None else list(key_tokens)
+    tokens = _checks.labels(tokens, "tokens")
+    key_tokens = tokens if key_tokens is None else _checks.labels(key_tokens, "key_tokens")
+    fmt, annotate = _checks.format_string(fmt, "fmt"), _checks.flag(annotate, "annotate")
+    vmin, vmax = _checks.value_range(vmin, vmax)
     if w.shape != (len(tokens), len(key_tokens)):
         raise ValueError(
             f"weights of shape {w.shape} do not match {len(tokens)} query labels "
@@ -256,7 +271,7 @@ def attention_heatmap(weights, tokens, key_tokens=None, *, ax=None, title=None, 
         mid = vmin + 0.5 * (vmax - vmin)
         for (i, j), value in np.ndenumerate(w):
             _cell_text(ax, i, j, value, fmt.format(value), mid)
-    if colorbar:
+    if _checks.flag(colorbar, "colorbar"):
         ax.figure.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
     return ax
 
@@ -283,8 +298,9 @@ def plot_head_weights(weights, tokens, titles=None, *, fmt="{:.1f}"):
     Raises
     ------
     ValueError
-        If ``weights`` is not 3-D or holds NaN or inf, is not square per head, or
-        the tokens or titles do not match it.
+        If ``weights`` is not 3-D, holds NaN or inf, has no head or is not square per
+        head, the tokens or titles are not lists or do not match it, or ``fmt`` does
+        not format a number.
 
     Examples
     --------
@@ -297,7 +313,9 @@ def plot_head_weights(weights, tokens, titles=None, *, fmt="{:.1f}"):
     """
     w = _array(weights, "weights", 3, "(h, n, n)")
     h, n_q, n_k = w.shape
-    titles = [f"head {i}" for i in range(h)] if titles is None else list(titles)
+    _checks.positive_int(h, "the number of heads in weights")
+    tokens, fmt = _checks.labels(tokens, "tokens"), _checks.format_string(fmt, "fmt", "{:.1f}")
+    titles = [f"head {i}" for i in range(h)] if titles is None else _checks.labels(titles, "titles")
     if n_q != n_k or n_k != len(tokens):
         raise ValueError(f"weights of shape {w.shape} need square (n, n) heads with n = {len(tokens)}, "
                          f"one row and one column per token")
@@ -338,8 +356,8 @@ def token_weights_bar(weights, tokens, query=None, *, ax=None, title=None, fmt="
     Raises
     ------
     ValueError
-        If ``weights`` is not 1-D or holds NaN or inf, or its length differs
-        from ``len(tokens)``.
+        If ``weights`` is not 1-D or holds NaN or inf, ``tokens`` is not a list of its
+        length, ``ax`` is not an Axes, or ``fmt`` does not format a number.
 
     Examples
     --------
@@ -351,6 +369,7 @@ def token_weights_bar(weights, tokens, query=None, *, ax=None, title=None, fmt="
     'Where "it" looks'
     """
     w = _array(weights, "weights", 1, "(one query's row)")
+    tokens, fmt = _checks.labels(tokens, "tokens"), _checks.format_string(fmt, "fmt")
     if len(w) != len(tokens):
         raise ValueError(f"{len(w)} weights but {len(tokens)} tokens")
     ax = _axes(ax, 0.6 * len(w) + 1.5, 2.8)
@@ -399,8 +418,9 @@ def plot_query_and_keys(query, keys, labels, *, dims=(0, 1), dim_names=("dim 0",
     Raises
     ------
     ValueError
-        If the shapes do not fit together, a vector holds NaN or inf, or ``dims``
-        is out of range.
+        If the shapes do not fit together, a vector holds NaN or inf, ``labels`` is
+        not a list, ``dims`` is not two whole numbers in range, ``dim_names`` not two
+        labels, or ``ax`` not an Axes.
 
     Examples
     --------
@@ -416,9 +436,12 @@ def plot_query_and_keys(query, keys, labels, *, dims=(0, 1), dim_names=("dim 0",
     if K.shape[1] != q.shape[0]:
         raise ValueError(f"keys must have shape (m, {q.shape[0]}) to match the query {q.shape}, "
                          f"got {K.shape}")
+    labels = _checks.labels(labels, "labels")
+    dim_names = _checks.pair(dim_names, "dim_names", "two axis labels")
     if len(labels) != K.shape[0]:
         raise ValueError(f"{len(labels)} labels for {K.shape[0]} keys")
-    i, j = dims
+    i, j = (_checks.positive_int(d, "each of dims", minimum=0)
+            for d in _checks.pair(dims, "dims", "two dimensions such as (0, 1)"))
     if not (0 <= i < q.shape[0] and 0 <= j < q.shape[0]):
         raise ValueError(f"dims {dims} out of range for vectors of length {q.shape[0]}")
     ax = _axes(ax, 5.0, _HEIGHT["plane"])
@@ -469,7 +492,9 @@ def plot_dot_vs_angle(norm_q, norms_k, *, ax=None, marks=None, title=None):
     Raises
     ------
     ValueError
-        If a length is not a finite number or is negative.
+        If a length is not a finite number or is negative, ``norms_k`` is not a list,
+        a mark is not ``(label, angle_deg, dot[, (dx, dy)])`` with finite numbers, or
+        ``ax`` is not an Axes.
 
     Examples
     --------
@@ -481,7 +506,9 @@ def plot_dot_vs_angle(norm_q, norms_k, *, ax=None, marks=None, title=None):
     (3, 2.0)
     """
     norm_q = _checks.finite_number(norm_q, "norm_q")
-    norms_k = [_checks.finite_number(n, "each of norms_k") for n in norms_k]
+    norms_k = [_checks.finite_number(n, "each of norms_k")
+               for n in _checks.sequence(norms_k, "norms_k", "key lengths")]
+    marks = [] if marks is None else _checks.point_marks(marks)
     if norm_q < 0 or any(n < 0 for n in norms_k):
         raise ValueError(f"lengths must be >= 0, got |q| = {norm_q} and |k| = {norms_k}")
     ax = _axes(ax, 5.5, _HEIGHT["curve"])
@@ -491,9 +518,7 @@ def plot_dot_vs_angle(norm_q, norms_k, *, ax=None, marks=None, title=None):
         ax.plot(theta, norm_q * n * np.cos(np.radians(theta)), style, color=COLOURS["dark"],
                 label=f"|k| = {n:g}")
     ax.axhline(0, color=COLOURS["grey"], lw=0.5)
-    for mark in marks or []:
-        label, angle, dot = mark[:3]
-        offset = mark[3] if len(mark) > 3 else (6, 6)
+    for label, angle, dot, offset in marks:
         ax.plot([angle], [dot], "o", color=COLOURS["gold"], markeredgecolor=COLOURS["ink"])
         ax.annotate(label, (angle, dot), textcoords="offset points", xytext=offset, fontsize=_VALUE_FONT)
     ax.set_xlabel("angle θ between q and k (degrees)")
@@ -535,8 +560,9 @@ def plot_value_before_after(value, context, dims, *, word=None, ax=None, fmt="%.
     Raises
     ------
     ValueError
-        If ``value`` or ``context`` is not 1-D or holds NaN or inf, or their lengths
-        differ from ``len(dims)``.
+        If ``value`` or ``context`` is not 1-D or holds NaN or inf, ``dims`` is not a
+        list of their length, ``fmt`` does not format a number (``%`` style), or ``ax``
+        is not an Axes.
 
     Examples
     --------
@@ -552,6 +578,7 @@ def plot_value_before_after(value, context, dims, *, word=None, ax=None, fmt="%.
     """
     before = _array(value, "value", 1, "(d_v,)")
     after = _array(context, "context", 1, "(d_v,)")
+    dims, fmt = _checks.labels(dims, "dims"), _checks.format_string(fmt, "fmt", "%.2f")
     if not len(before) == len(after) == len(dims):
         raise ValueError(f"value {before.shape} and context {after.shape} must both have one entry "
                          f"per dimension name, got {len(dims)} names")
@@ -597,7 +624,7 @@ def plot_scaling_sweep(unscaled, scaled, axes=None):
     ------
     ValueError
         If a sweep is not a ``ScalingSweep``, the two cover different ``d_k`` or are
-        given in the wrong order, or ``axes`` does not hold 4 axes.
+        given in the wrong order, or ``axes`` is not 4 Axes.
 
     Examples
     --------
@@ -621,9 +648,7 @@ def plot_scaling_sweep(unscaled, scaled, axes=None):
         raise ValueError(f"the sweeps cover different d_k: {unscaled.d_k} and {scaled.d_k}")
     if axes is None:
         _, axes = subplots(2, 2, height=_HEIGHT["grid"])
-    axes = np.asarray(axes).ravel()
-    if axes.size != 4:
-        raise ValueError(f"need 4 axes, got {axes.size}")
+    axes = _checks.axes_list(axes, "axes", 4)
     styles = {False: dict(color=COLOURS["dark"], marker="o", ls="-", label="q·k (no scale)"),
               True: dict(color=COLOURS["gold"], marker="s", ls="--", label="q·k / √d_k")}
     d = unscaled.d_k
@@ -675,8 +700,8 @@ def plot_cost(measurements, axes=None):
     Raises
     ------
     ValueError
-        If a key is missing, a series is not positive and finite, or the series
-        differ in length.
+        If ``measurements`` is not a dict, a key is missing, a series is not positive
+        and finite, the series differ in length, or ``axes`` is not 2 Axes.
 
     Examples
     --------
@@ -693,6 +718,7 @@ def plot_cost(measurements, axes=None):
     from matplotlib.ticker import NullLocator
 
     keys = ("n", "numpy_s", "torch_s", "plain_peak_bytes", "blockwise_peak_bytes")
+    _checks.mapping(measurements, "measurements", "series (what cost_measurements returns)")
     missing = [key for key in keys if key not in measurements]
     if missing:
         raise ValueError(f"measurements lack {missing}; pass what cost_measurements returns")
@@ -702,7 +728,7 @@ def plot_cost(measurements, axes=None):
                          f"{ {key: len(v) for key, v in m.items()} }")
     if axes is None:
         _, axes = subplots(1, 2)
-    ax_t, ax_m = np.asarray(axes).ravel()
+    ax_t, ax_m = _checks.axes_list(axes, "axes", 2)
     ns = m["n"]
 
     def like_n2(y):  # a line growing like n^2 through the last point
@@ -745,7 +771,8 @@ def plot_training_loss(losses, *, ax=None, title="Cross-entropy on the training 
     Raises
     ------
     ValueError
-        If ``losses`` is not 1-D, is empty, or holds a value that is not positive and finite.
+        If ``losses`` is not 1-D, is empty, or holds a value that is not positive and
+        finite, or ``ax`` is not an Axes.
 
     Examples
     --------
@@ -788,8 +815,9 @@ def plot_attention_during_training(snapshots, watch, *, layer: int = 2, axes=Non
     Raises
     ------
     ValueError
-        If ``layer`` is not 1 or 2, there are no snapshots or no sentences, or a
-        snapshot has fewer rows than there are sentences.
+        If ``snapshots`` is not a dict of pairs, ``watch`` not a list of examples,
+        ``layer`` is not 1 or 2, there are no snapshots or no sentences, a snapshot has
+        fewer rows than there are sentences, or ``axes`` is not one Axes per sentence.
 
     Examples
     --------
@@ -803,17 +831,22 @@ def plot_attention_during_training(snapshots, watch, *, layer: int = 2, axes=Non
     >>> [t.get_text() for t in ax.get_yticklabels()], [t.get_text() for t in ax.texts][3:]
     (['step 0', 'step 10'], ['0.00', '1.00', '0.00'])
     """
+    _checks.mapping(snapshots, "snapshots", "step -> (layer-1 rows, layer-2 rows)")
+    watch = _checks.examples(watch, "watch", needs=("tokens",))
+    layer = _checks.positive_int(layer, "layer")
     if layer not in (1, 2) or not snapshots or not watch:
         raise ValueError(f"need layer 1 or 2, at least one snapshot and one sentence, got layer={layer}, "
                          f"{len(snapshots)} snapshots, {len(watch)} sentences")
     steps = sorted(snapshots)
+    for s in steps:
+        _checks.pair(snapshots[s], f"snapshots[{s}]", "a pair (layer-1 rows, layer-2 rows)")
     short = [s for s in steps if len(snapshots[s][layer - 1]) < len(watch)]
     if short:
         raise ValueError(f"the snapshots of steps {short} hold fewer rows than the {len(watch)} sentences "
                          f"watched; pass the watch list the snapshots were recorded for")
     if axes is None:
         _, axes = subplots(len(watch), 1, height=len(watch) * (0.42 * len(steps) + 1.9))
-    axes = np.atleast_1d(axes)
+    axes = _checks.axes_list(axes, "axes", len(watch))
     for i, (ex, ax) in enumerate(zip(watch, axes)):
         rows = np.stack([np.asarray(snapshots[s][layer - 1][i]) for s in steps])  # (n_steps, n)
         attention_heatmap(rows, [f"step {s}" for s in steps], list(ex.tokens), ax=ax, vmax=1.0,
@@ -844,8 +877,9 @@ def plot_weight_matrices(before: dict, after: dict, names, *, fmt: str = "{:.1f}
     Raises
     ------
     ValueError
-        If ``names`` is empty, a name is missing, or a matrix is not 2-D and finite
-        or changed shape.
+        If ``before`` or ``after`` is not a dict, ``names`` is not a list or is empty,
+        a name is missing, a matrix is not 2-D and finite or changed shape, or ``fmt``
+        does not format a number.
 
     Examples
     --------
@@ -857,7 +891,9 @@ def plot_weight_matrices(before: dict, after: dict, names, *, fmt: str = "{:.1f}
     >>> [t.get_text() for t in fig.axes[1].texts]
     ['1.0', '0.0', '0.0', '1.0']
     """
-    names = list(names)
+    before = _checks.mapping(before, "before", "matrices (name -> 2-D array)")
+    after = _checks.mapping(after, "after", "matrices (name -> 2-D array)")
+    names, fmt = _checks.sequence(names, "names", "matrix names"), _checks.format_string(fmt, "fmt", "{:.1f}")
     if not names:
         raise ValueError("names must list at least one matrix, got none")
     for name in names:
@@ -934,8 +970,9 @@ def plot_keys_and_queries(vectors, kinds, *, ax=None, title='Layer-2 keys of the
     Raises
     ------
     ValueError
-        If a vector set is not ``(count, 2)`` and finite, the labels do not match
-        it, there are more than two kinds, or a word has no kind or several.
+        If ``vectors`` or ``kinds`` is not a dict (of lists of words), a vector set is
+        not ``(count, 2)`` and finite, the labels do not match it, there are more than
+        two kinds, a word has no kind or several, or ``ax`` is not an Axes.
 
     Examples
     --------
@@ -948,6 +985,10 @@ def plot_keys_and_queries(vectors, kinds, *, ax=None, title='Layer-2 keys of the
     >>> sorted(t.get_text() for t in ax.texts)
     ['cat', 'mat', 'tired']
     """
+    _checks.mapping(vectors, "vectors",
+                    "keys, nouns, queries and adjectives (what point_layer_vectors returns)")
+    kinds = {kind: _checks.labels(members, f"kinds[{kind!r}]")  # words, not one string read letter by letter
+             for kind, members in _checks.mapping(kinds, "kinds", "kind -> words").items()}
     missing = [key for key in ("keys", "nouns", "queries", "adjectives") if key not in vectors]
     if missing:
         raise ValueError(f"vectors lack {missing}; pass what selfattn.training.point_layer_vectors returns")

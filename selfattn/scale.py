@@ -66,7 +66,8 @@ def expected_dot_product_variance(d_k: int, var_q: float = 1.0, var_k: float = 1
     Raises
     ------
     ValueError
-        If ``d_k`` is not a positive integer or a variance is negative or not finite.
+        If ``d_k`` is not a positive integer, a variance is negative or not finite,
+        or their product overflows float64.
 
     Examples
     --------
@@ -79,7 +80,9 @@ def expected_dot_product_variance(d_k: int, var_q: float = 1.0, var_k: float = 1
     d_k = _checks.positive_int(d_k, "d_k")
     var_q = _checks.non_negative_number(var_q, "var_q")
     var_k = _checks.non_negative_number(var_k, "var_k")
-    return d_k * var_q * var_k
+    variance = d_k * var_q * var_k
+    _checks.finite_result(variance, "d_k * var_q * var_k", "the variances are too large for float64")
+    return variance
 
 
 def dot_product_samples(d_k: int, n_samples: int = 20_000, seed: int = 0) -> np.ndarray:
@@ -137,7 +140,8 @@ def dot_product_variance(d_k: int, n_samples: int = 20_000, seed: int = 0) -> fl
     Raises
     ------
     ValueError
-        As :func:`dot_product_samples`.
+        As :func:`dot_product_samples`, and if ``n_samples`` is below 2 (one sample
+        has no variance).
 
     Examples
     --------
@@ -145,6 +149,7 @@ def dot_product_variance(d_k: int, n_samples: int = 20_000, seed: int = 0) -> fl
     >>> round(dot_product_variance(16) / 16, 1)
     1.0
     """
+    n_samples = _checks.positive_int(n_samples, "n_samples", minimum=2)  # one sample has no spread
     return float(np.var(dot_product_samples(d_k, n_samples=n_samples, seed=seed)))
 
 
@@ -212,7 +217,8 @@ def softmax_jacobian(w) -> np.ndarray:
     Raises
     ------
     ValueError
-        If ``w`` does not hold real numbers, is a scalar, or holds NaN or inf.
+        If ``w`` does not hold real numbers, is a scalar, holds NaN or inf, or a
+        value below 0 or above 1 (it is not softmax output).
 
     Examples
     --------
@@ -227,7 +233,7 @@ def softmax_jacobian(w) -> np.ndarray:
     """
     w = _checks.float_array(w, "w")
     _checks.ndim(w, "w", 1, "(..., n)")
-    _checks.finite(w, "w")
+    _checks.probabilities(w, "w")  # finite, from 0 to 1
     diag = w[..., :, None] * np.eye(w.shape[-1], dtype=w.dtype)  # (..., n, n)
     return diag - w[..., :, None] * w[..., None, :]  # (..., n, n)
 
@@ -252,7 +258,7 @@ def entropy(w, axis: int = -1) -> np.ndarray:
     ------
     ValueError
         If ``w`` does not hold real numbers, is a scalar, holds NaN, inf or a
-        negative number, or ``axis`` is not an axis of ``w``.
+        number below 0 or above 1, or ``axis`` is not an axis of ``w``.
 
     Examples
     --------
@@ -266,9 +272,7 @@ def entropy(w, axis: int = -1) -> np.ndarray:
     w = _checks.float_array(w, "w")
     _checks.ndim(w, "w", 1, "(..., n)")
     axis = _checks.axis(axis, w, "w")
-    _checks.finite(w, "w")
-    if np.any(w < 0):
-        raise ValueError(f"w must be non-negative (weights), got a minimum of {float(w.min())}")
+    _checks.probabilities(w, "w")  # finite, from 0 to 1
     logw = np.log(w, out=np.zeros_like(w), where=w > 0)
     return -np.sum(w * logw, axis=axis) + 0.0  # + 0.0 turns -0.0 into 0.0
 

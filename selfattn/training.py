@@ -71,6 +71,7 @@ __all__ = [
 
 #: The weights trained with ``train_coreference(seed=0)``, shipped with the package.
 WEIGHTS_PATH = Path(__file__).resolve().parent / "data" / "coref_weights.npz"
+_MODEL = "a selfattn.training.CorefModel, such as load_pretrained() or train_coreference().model"
 
 D_MODEL = 8
 D_K = 2
@@ -99,7 +100,7 @@ class CorefModel(nn.Module):
     ------
     ValueError
         If ``d_model`` or ``d_k`` is not a positive whole number, ``seed`` is not a
-        non-negative whole number, or ``mask_nouns`` is not ``True`` or ``False``.
+        whole number from 0 to 2**64 - 1, or ``mask_nouns`` is not ``True`` or ``False``.
 
     Examples
     --------
@@ -115,7 +116,7 @@ class CorefModel(nn.Module):
     def __init__(self, d_model: int = D_MODEL, d_k: int = D_K, seed: int = 0, mask_nouns: bool = True):
         super().__init__()
         d_model, d_k = _checks.positive_int(d_model, "d_model"), _checks.positive_int(d_k, "d_k")
-        seed, self.mask_nouns = _checks.seed(seed), _checks.flag(mask_nouns, "mask_nouns")
+        seed, self.mask_nouns = _checks.torch_seed(seed), _checks.flag(mask_nouns, "mask_nouns")
         gen = torch.Generator().manual_seed(seed)
         self.d_model, self.d_k = d_model, d_k
         embedding = torch.randn(len(coref.WORDS), d_model, generator=gen, dtype=torch.float64)
@@ -130,6 +131,7 @@ class CorefModel(nn.Module):
 
     def gather_step(self, ids):
         """Embeddings ``x``, layer-1 result ``h = x + attention(x)`` and layer-1 weights."""
+        ids = _checks.token_ids(ids, len(coref.WORDS))  # (B, n)
         onehot = nn.functional.one_hot(ids, len(coref.WORDS)).to(self.embedding.dtype)  # (B, n, vocab)
         x = onehot @ self.embedding  # (B, n, d_model): the embedding rows of the words
         gathered, w1 = self.gather(x)  # (B, n, d_model), (B, n, n)
@@ -151,8 +153,15 @@ class CorefModel(nn.Module):
             One score per noun of ``coref.NOUNS``.
         w1, w2 : Tensors of shape (B, n, n)
             Attention weights of layers 1 and 2 (below, ``d`` is ``d_model``).
+
+        Raises
+        ------
+        ValueError
+            If ``ids`` is not a ``torch.long`` tensor (B, n) of word indices, or ``it_pos``
+            not a ``torch.long`` tensor (B,) of positions inside the sentences.
         """
         x, h, w1 = self.gather_step(ids)  # (B, n, d), (B, n, d), (B, n, n)
+        it_pos = _checks.positions(it_pos, ids)  # (B,)
         q = h @ self.point.W_q  # (B, n, d_k): queries from h
         k = x @ self.point.W_k  # (B, n, d_k): keys from the embeddings
         v = x @ self.point.W_v  # (B, n, d)
@@ -179,8 +188,9 @@ def batch(examples):
     Raises
     ------
     ValueError
-        If there are no examples or the sentences differ in length.
+        If ``examples`` is not a list of examples, is empty, or the sentences differ in length.
     """
+    examples = _checks.examples(examples)
     _checks.same_length(examples)
     ids = torch.tensor([coref.encode(e.tokens) for e in examples], dtype=torch.long)  # (B, n)
     it_pos = torch.tensor([e.it_pos for e in examples], dtype=torch.long)  # (B,)
@@ -276,7 +286,8 @@ def train_coreference(seed: int = 0, steps: int = STEPS, lr: float = LR, batch_s
     Raises
     ------
     ValueError
-        Naming the argument, if ``seed`` or ``steps`` is not a non-negative whole number,
+        Naming the argument, if ``seed`` or ``steps`` is not a non-negative whole number
+        (``seed`` at most 2**64 - 1), ``watch`` is not a list of examples,
         ``lr`` is not a finite positive number, ``batch_size``, ``d_model`` or ``d_k`` is
         not a positive whole number, a snapshot step lies outside 0 to ``steps``, or
         ``snapshot_steps`` is given without ``watch``. And if training diverges: when the
@@ -295,9 +306,9 @@ def train_coreference(seed: int = 0, steps: int = STEPS, lr: float = LR, batch_s
     >>> len(result.losses), result.losses[-1] < result.losses[0]
     (5, True)
     """
-    seed, steps = _checks.seed(seed), _checks.positive_int(steps, "steps", minimum=0)
+    seed, steps = _checks.torch_seed(seed), _checks.positive_int(steps, "steps", minimum=0)
     lr, batch_size = _checks.positive_number(lr, "lr"), _checks.positive_int(batch_size, "batch_size")
-    watch = [] if watch is None else list(watch)
+    watch = [] if watch is None else _checks.examples(watch, "watch")
     snapshot_steps = _checks.snapshot_steps(snapshot_steps, steps, watch)
     train, heldout = coref.split()
     ids, it_pos, target, _ = batch(train)
@@ -366,6 +377,11 @@ def predict(model: CorefModel, examples):
     -------
     list of (noun, probabilities over ``coref.NOUNS`` (12,), layer-2 row of "it" (n,))
 
+    Raises
+    ------
+    ValueError
+        If ``model`` is not a :class:`CorefModel` or ``examples`` not a list of examples.
+
     Examples
     --------
     >>> from selfattn.training import load_pretrained, predict
@@ -373,12 +389,13 @@ def predict(model: CorefModel, examples):
     >>> [noun for noun, _, _ in predict(load_pretrained(), coref.split()[1][:2])]
     ['cat', 'cat']
     """
-    answers = [_answer(model, ex) for ex in examples]
+    answers = [_answer(model, ex) for ex in _checks.examples(examples)]
     return [(a["prediction"], a["probabilities"], a["layer2"]) for a in answers]
 
 
 def _answer(model, ex) -> dict:
     """The model's answer for one example, and the attention rows of "it" in both layers."""
+    _checks.instance(model, CorefModel, "model", _MODEL)
     ids, it_pos, _, _ = batch([ex])
     with torch.no_grad():
         logits, w1, w2 = model(ids, it_pos)  # (1, n_nouns), (1, n, n), (1, n, n)
@@ -394,7 +411,8 @@ def _answer(model, ex) -> dict:
 
 def _grouped(model, examples):
     """Logits and layer-2 rows of "it", for many same-length examples that each name a referent noun."""
-    _checks.referents(examples, coref.NOUNS)
+    _checks.instance(model, CorefModel, "model", _MODEL)
+    _checks.referents(_checks.examples(examples), coref.NOUNS)
     ids, it_pos, target, ref_pos = batch(examples)
     with torch.no_grad():
         logits, _, w2 = model(ids, it_pos)
@@ -419,7 +437,8 @@ def accuracy(model: CorefModel, examples) -> float:
     Raises
     ------
     ValueError
-        If ``examples`` is empty, the sentences differ in length, or an example has no
+        If ``model`` is not a :class:`CorefModel`, ``examples`` is not a list of
+        examples, is empty, the sentences differ in length, or an example has no
         referent noun (the error names the example).
 
     Examples
@@ -509,7 +528,8 @@ def it_attention(model: CorefModel, sentence) -> dict:
     Raises
     ------
     ValueError
-        If the sentence has no "it".
+        If ``model`` is not a :class:`CorefModel`, or the sentence is not text or a
+        list of words, or has no "it".
 
     Examples
     --------
@@ -545,7 +565,9 @@ def point_layer_vectors(model: CorefModel, template: str = coref.TEMPLATES[0], a
     Raises
     ------
     ValueError
-        If ``animal`` or ``obj`` is not a noun of its kind, or the template has no "it".
+        If ``model`` is not a :class:`CorefModel`, ``template`` does not use exactly the
+        fields ``{animal}``, ``{object}`` and ``{adjective}`` or has no "it", or ``animal``
+        or ``obj`` is not a noun of its kind.
 
     Examples
     --------
@@ -554,6 +576,8 @@ def point_layer_vectors(model: CorefModel, template: str = coref.TEMPLATES[0], a
     >>> pv["keys"].shape, pv["queries"].shape
     ((12, 2), (12, 2))
     """
+    _checks.instance(model, CorefModel, "model", _MODEL)
+    template = _checks.template(template, "template", ("animal", "object", "adjective"))
     animal, obj = _checks.choice(animal, "animal", coref.ANIMALS), _checks.choice(obj, "obj", coref.OBJECTS)
     adjectives = coref.ANIMAL_ADJECTIVES + coref.OBJECT_ADJECTIVES
     sentences = [coref.make_example(template.format(animal=animal, object=obj, adjective=adjective))
@@ -576,7 +600,13 @@ def save_weights(model: CorefModel, path) -> None:
     ----------
     model : CorefModel
     path : str or pathlib.Path
-        Where to write; :func:`load_weights` reads it back.
+        Where to write, exactly (no ``.npz`` is added); :func:`load_weights` reads it back.
+
+    Raises
+    ------
+    ValueError
+        If ``model`` is not a :class:`CorefModel`, or ``path`` is not a file path in a
+        folder that exists.
 
     Examples
     --------
@@ -588,7 +618,9 @@ def save_weights(model: CorefModel, path) -> None:
     >>> bool(np.array_equal(load_weights(path).matrices()["W_out"], model.matrices()["W_out"]))
     True
     """
-    np.savez_compressed(path, **model.matrices())
+    _checks.instance(model, CorefModel, "model", _MODEL)
+    with open(_checks.file_path(path, exists=False), "wb") as fh:  # exactly this path: no .npz is added
+        np.savez_compressed(fh, **model.matrices())
 
 
 def load_weights(path, d_model: int = D_MODEL, d_k: int = D_K) -> CorefModel:
@@ -609,14 +641,15 @@ def load_weights(path, d_model: int = D_MODEL, d_k: int = D_K) -> CorefModel:
     Raises
     ------
     ValueError
-        If a saved matrix is missing, has the wrong shape or holds NaN or inf.
+        If ``path`` is not a file written by :func:`save_weights`, or a saved matrix
+        is missing, has the wrong shape or holds NaN or inf.
 
     Examples
     --------
     See :func:`save_weights`.
     """
     model = CorefModel(d_model, d_k)
-    with np.load(path) as data:
+    with _checks.npz_file(path) as data:
         params = dict(model.named_parameters())
         missing = sorted(set(params) - set(data.files))
         if missing:

@@ -175,7 +175,8 @@ class AttentionExplorer(anywidget.AnyWidget):
     Raises
     ------
     ValueError
-        If a word is not in the vocabulary, the query or a slider word is not in
+        If ``sentence`` is neither a string nor a list of words (or has no word),
+        a word is not in the vocabulary, the query or a slider word is not in
         the sentence (or its position is not a whole number inside it), a
         control or mask is unknown, ``attention`` is not callable, the scale is
         not a finite number, or ``matrices`` is not three finite matrices of
@@ -210,10 +211,8 @@ class AttentionExplorer(anywidget.AnyWidget):
                  *, matrices=None, scale=None, mask="none"):
         if sentence is None or isinstance(sentence, str):
             tokens = tokenize(SENTENCE if sentence is None else sentence)
-        elif isinstance(sentence, Iterable):
-            tokens = [str(t) for t in sentence]
         else:
-            raise ValueError(f"sentence must be a string or a list of words, got {sentence!r}")
+            tokens = list(_checks.words(sentence, "sentence", "a string or a list of words"))
         X = embed(tokens)  # (n, d_model); raises ValueError naming unknown words
         if matrices is None:
             matrices = example_matrices()

@@ -5,10 +5,12 @@ Every expected rendering is written out by hand in the test.
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
-from selfattn.display import record_table, table
+from selfattn.display import Table, record_table, table
 
 
 def test_table_prints_each_value_rounded_to_the_requested_digits():
@@ -54,8 +56,8 @@ def test_table_never_prints_negative_zero():
     "kwargs, message",
     [
         (dict(matrix=np.zeros((2, 2, 2))), r"1-D or 2-D, got shape \(2, 2, 2\)"),
-        (dict(matrix=np.zeros((2, 3)), row_labels=["a"]), r"1 row labels for a matrix with 2 row"),
-        (dict(matrix=np.zeros((2, 3)), col_labels=["a", "b"]), r"2 column labels for a matrix with 3 column"),
+        (dict(matrix=np.zeros((2, 3)), row_labels=["a"]), r"row_labels has 1 label for a matrix with 2 row"),
+        (dict(matrix=np.zeros((2, 3)), col_labels=["a", "b"]), r"col_labels has 2 labels for a matrix with 3 column"),
         (dict(matrix=[["a", "b"]]), r"must hold numbers"),
         (dict(matrix=[[1.0]], digits=-1), r"^digits must be .*got -1"),
         (dict(matrix=[[1.0]], digits=True), r"^digits must be .*got True"),
@@ -146,3 +148,36 @@ def test_record_table_html_escapes_cells_and_aligns_text_left():
 def test_record_table_rejects_bad_input_with_a_message_naming_it(records, columns, message):
     with pytest.raises(ValueError, match=message):
         record_table(records, columns)
+
+
+@pytest.mark.parametrize("kwargs, words", [
+    (dict(matrix=np.zeros((2, 3)), row_labels=["a"]), "row_labels has 1 label for a matrix with 2 row(s)"),
+    (dict(matrix=np.zeros((2, 3)), col_labels=["a", "b"]), "col_labels has 2 labels for a matrix with 3 column(s)"),
+])
+def test_label_counts_that_do_not_match_name_the_argument(kwargs, words):
+    with pytest.raises(ValueError, match=re.escape(words)):
+        table(**kwargs)
+
+
+def test_unknown_columns_are_named_as_the_columns_argument():
+    with pytest.raises(ValueError, match=r"^columns \['b'\] are in none of the records"):
+        record_table([{"a": 1}], columns=["b"])
+
+
+@pytest.mark.parametrize("kwargs, words", [
+    (dict(header=None), "header must be a list of column headings (str), got None"),
+    (dict(header="ab"), "header must be a list of column headings (str), got 'ab'"),
+    (dict(header=[1]), "header must hold str, got 1 (int)"),
+    (dict(rows=None), "rows must be a list of rows, each a list of str, got None"),
+    (dict(rows=[[1]]), "rows[0] must hold str, got 1 (int)"),
+    (dict(rows=[["1", "2"]]), "rows[0] has 2 cells but the header has 1 column(s)"),
+    (dict(right=[]), "right must hold one True or False per column (1), got []"),
+    (dict(right=["yes"]), "right must hold one True or False per column (1), got ['yes']"),
+    (dict(labels="no"), "labels must be True or False"),
+    (dict(marked=[(0, 5)]), "marked must hold (row, column) cells of the table, got (0, 5)"),
+    (dict(marked=1), "marked must hold (row, column) cells of the table, got 1"),
+])
+def test_table_built_by_hand_is_checked_when_made_not_when_shown(kwargs, words):
+    args = dict(header=["a"], rows=[["1"]], right=[True]) | kwargs
+    with pytest.raises(ValueError, match="^" + re.escape(words)):
+        Table(**args)

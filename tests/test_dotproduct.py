@@ -67,3 +67,16 @@ def test_dot_parts_of_float32_vectors_is_computed_in_float64():
     p = dot_parts(np.full(3, 0.1, dtype=np.float32), np.full(3, 0.1, dtype=np.float32))
     assert p.dot == pytest.approx(x * x * 3, rel=1e-15)
     assert p.norm_q == pytest.approx(math.sqrt(3 * x * x), rel=1e-15)
+
+
+def test_dot_parts_of_long_but_representable_vectors_keeps_lengths_and_angle():
+    # |q| = 1e200 and |k| = 1e-200 are ordinary float64 numbers; q . k = 1 by hand
+    p = dot_parts([1e200, 0.0], [1e-200, 0.0])
+    assert p.norm_q == 1e200 and p.norm_k == 1e-200 and p.dot == pytest.approx(1.0)
+    assert p.cos == pytest.approx(1.0) and p.angle_deg == pytest.approx(0.0)
+
+
+@pytest.mark.parametrize("q, k", [([1e200, 1e200], [1e200, 0.0]), ([1e300, 0.0], [-1e300, 1.0])])
+def test_dot_parts_refuses_vectors_whose_dot_product_overflows(q, k):
+    with pytest.raises(ValueError, match=r"^q \. k is not finite \(NaN or inf\): it overflows float64 .*rescale q or k"):
+        dot_parts(q, k)

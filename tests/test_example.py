@@ -131,3 +131,10 @@ def test_index_of_a_missing_word_lists_the_words_of_the_sentence():
                                          r"its words: \['The', 'cat', 'sat'\]"):
         ex.index("dog")
     assert ex.index("sat") == 2
+
+
+@pytest.mark.parametrize("call", [lambda: embed([]), lambda: running_example(""), lambda: running_example(" ... ")],
+                         ids=["embed", "running_example", "only punctuation"])
+def test_a_sentence_without_words_is_refused_naming_the_sentence(call):
+    with pytest.raises(ValueError, match=r"^tokens \(the words of the sentence\) need at least one word, got none"):
+        call()

@@ -589,3 +589,42 @@ def test_checks_accept_torch_tensors_for_their_own_arguments(qk):
     assert check_weights(torch_weights(q, k), t(q), t(k))
     assert check_scores((t(q) @ t(k).T), t(q), t(k))
     assert check_array(np.array([1.0, 2.0]), torch.tensor([1.0, 2.0], dtype=torch.float64, requires_grad=True))
+
+
+# --------------------------------------------------------------------------- the bad-input hunt
+@pytest.mark.parametrize("name", [None, 1, True, b"mine", ["a"], ""])
+def test_check_array_refuses_a_name_that_is_not_text(name):
+    with pytest.raises(ValueError, match=r"^name must be a non-empty str"):
+        check_array([1.0], [1.0], name=name)
+
+
+def test_check_scores_refuses_a_scale_whose_scores_overflow_instead_of_passing_any_answer():
+    q = np.array([[1.0, 0.0], [0.0, 2.0]]); k = np.array([[1.0, 1.0], [3.0, 0.0]])
+    with pytest.raises(ValueError, match=r"^q @ k.T \* scale is not finite \(NaN or inf\): the expected scores overflow"):
+        check_scores(q @ k.T, q, k, scale=1e308)  # the unscaled scores must not pass as "correct"
+
+
+def test_check_weights_refuses_a_scale_whose_scores_overflow():
+    q = np.array([[1.0, 0.0], [0.0, 1.0]]); k = np.array([[2.0, 0.0], [1.0, 1.0]])
+    with pytest.raises(ValueError, match=r"^q @ k.T \* scale is not finite \(NaN or inf\): the expected scores overflow"):
+        check_weights(np.full((2, 2), 0.5), q, k, scale=1e308)
+
+
+def test_check_weights_with_a_tiny_scale_diagnoses_the_answer_instead_of_crashing():
+    q = np.array([[1.0, 0.0], [0.0, 1.0]]); k = np.array([[2.0, 0.0], [1.0, 1.0]])
+    wrong = torch_weights(q, k)  # the default scale 1/sqrt(d_k), not the one given
+    with pytest.raises(CheckError, match=r"you ignored the scale argument"):
+        check_weights(wrong, q, k, scale=1e-320)
+
+
+def test_check_weights_refuses_a_ragged_mask_naming_it():
+    q = np.array([[1.0, 0.0], [0.0, 1.0]])
+    with pytest.raises(ValueError, match=r"^mask cannot be made into an array"):
+        check_weights(np.full((2, 2), 0.5), q, q, mask=[[True, False], [True]])
+
+
+def test_a_mistake_whose_scores_overflow_is_never_the_diagnosis():
+    q = np.array([[1.0, 0.0], [0.0, 2.0]]); k = np.array([[1.0, 1.0], [3.0, 0.0]])
+    with pytest.raises(CheckError) as err:  # raw / scale overflows: it must not "match" every answer
+        check_scores(np.ones((2, 2)), q, k, scale=1e-320)
+    assert "divided by the scale" not in str(err.value) and "differ from the expected values" in str(err.value)

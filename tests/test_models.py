@@ -127,3 +127,37 @@ def test_compare_with_article_rejects_rows_that_are_not_table_rows(rows, words):
         compare_with_article(rows)
     for w in words:
         assert w in str(err.value), f"{w!r} missing from: {err.value}"
+
+
+@pytest.mark.parametrize("path, words", [
+    (1, "path must be a file path (str or pathlib.Path), got 1 (int)"),
+    (True, "path must be a file path (str or pathlib.Path), got True (bool)"),
+    ("/nonexistent/models.csv", "path '/nonexistent/models.csv' is not a file (no such file)"),
+    ("", "path must be a file path (str or pathlib.Path), got ''"),
+])
+def test_load_models_names_a_path_that_is_not_a_file(path, words):
+    with pytest.raises(ValueError) as err:
+        load_models(path)
+    assert words in str(err.value)
+
+
+def test_load_models_names_a_folder_and_a_file_that_is_not_text(tmp_path):
+    with pytest.raises(ValueError, match=r"is not a file \(it is a folder\)"):
+        load_models(tmp_path)
+    binary = tmp_path / "weights.bin"
+    binary.write_bytes(bytes(range(256)))
+    with pytest.raises(ValueError, match=r"^path '.*weights.bin' is not a UTF-8 text file"):
+        load_models(binary)
+
+
+@pytest.mark.parametrize("change, words", [
+    ({"params_reported": "lots"}, "column params_reported must be a whole number or None, got 'lots'"),
+    ({"head_dim": 64.5}, "column head_dim must be a whole number or None, got 64.5"),
+    ({"article_notes": None}, "column article_notes must be text (str), got None"),
+    ({"model": 3}, "column model must be text (str), got 3"),
+])
+def test_compare_with_article_names_a_cell_of_the_wrong_type(change, words):
+    row = load_models()[0] | change
+    with pytest.raises(ValueError) as err:
+        compare_with_article([row])
+    assert "rows[0]" in str(err.value) and words in str(err.value), str(err.value)

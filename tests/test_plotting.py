@@ -416,3 +416,115 @@ def test_plots_name_inputs_that_are_not_what_they_draw():
     watch = [SimpleNamespace(tokens=["a", "b"])] * 2
     with pytest.raises(ValueError, match=r"the snapshots of steps \[0\] hold fewer rows than the 2 sentences"):
         plot_attention_during_training({0: ([[0.5, 0.5]], [[0.5, 0.5]])}, watch)
+
+
+# --------------------------------------------------------------------------- the bad-input hunt
+W22 = [[0.9, 0.1], [0.5, 0.5]]
+HUNT = [
+    ("heatmap tokens None", lambda: attention_heatmap(W22, None), "tokens must be a list of labels, got None"),
+    ("heatmap tokens int", lambda: attention_heatmap(W22, 3), "tokens must be a list of labels, got 3"),
+    ("heatmap key_tokens", lambda: attention_heatmap(W22, ["a", "b"], key_tokens=True),
+     "key_tokens must be a list of labels, got True"),
+    ("heatmap ax", lambda: attention_heatmap(W22, ["a", "b"], ax=1),
+     "ax must be a matplotlib Axes (or None for a new figure), got int"),
+    ("heatmap fmt", lambda: attention_heatmap(W22, ["a", "b"], fmt=None),
+     "fmt must be a format for one number such as '{:.2f}', got None"),
+    ("heatmap fmt spec", lambda: attention_heatmap(W22, ["a", "b"], fmt="{:q}"),
+     "fmt must be a format for one number such as '{:.2f}', got '{:q}'"),
+    ("heatmap fmt fields", lambda: attention_heatmap(W22, ["a", "b"], fmt="{} {}"),
+     "fmt must be a format for one number such as '{:.2f}', got '{} {}'"),
+    ("heatmap vmin", lambda: attention_heatmap(W22, ["a", "b"], vmin=None), "vmin must be a finite number, got None"),
+    ("heatmap vmax", lambda: attention_heatmap(W22, ["a", "b"], vmax="1"), "vmax must be a finite number, got '1'"),
+    ("heatmap vmax below vmin", lambda: attention_heatmap(W22, ["a", "b"], vmin=0.5, vmax=0.2),
+     "vmax must be larger than vmin, got vmin=0.5 and vmax=0.2"),
+    ("heatmap annotate", lambda: attention_heatmap(W22, ["a", "b"], annotate="no"),
+     "annotate must be True or False, got 'no'"),
+    ("heatmap colorbar", lambda: attention_heatmap(W22, ["a", "b"], colorbar=0), "colorbar must be True or False, got 0"),
+    ("bars tokens", lambda: token_weights_bar([0.2, 0.8], None), "tokens must be a list of labels, got None"),
+    ("bars ax", lambda: token_weights_bar([0.2, 0.8], ["a", "b"], ax="left"),
+     "ax must be a matplotlib Axes (or None for a new figure), got str"),
+    ("bars fmt", lambda: token_weights_bar([0.2, 0.8], ["a", "b"], fmt=1),
+     "fmt must be a format for one number such as '{:.2f}', got 1"),
+    ("heads tokens", lambda: plot_head_weights([W22], None), "tokens must be a list of labels, got None"),
+    ("heads none", lambda: plot_head_weights(np.zeros((0, 2, 2)), ["a", "b"]),
+     "the number of heads in weights must be a positive integer, got 0"),
+    ("heads titles", lambda: plot_head_weights([W22], ["a", "b"], titles=1), "titles must be a list of labels, got 1"),
+    ("heads fmt", lambda: plot_head_weights([W22], ["a", "b"], fmt="{:q}"),
+     "fmt must be a format for one number such as '{:.1f}', got '{:q}'"),
+    ("query labels", lambda: plot_query_and_keys([2.0, 2.0], [[1.0, 1.0]], None), "labels must be a list of labels, got None"),
+    ("query dims None", lambda: plot_query_and_keys([2.0, 2.0], [[1.0, 1.0]], ["a"], dims=None),
+     "dims must be two dimensions such as (0, 1), got None"),
+    ("query dims three", lambda: plot_query_and_keys([2.0, 2.0], [[1.0, 1.0]], ["a"], dims=(0, 1, 1)),
+     "dims must be two dimensions such as (0, 1), got (0, 1, 1)"),
+    ("query dims float", lambda: plot_query_and_keys([2.0, 2.0], [[1.0, 1.0]], ["a"], dims=(0.0, 1.0)),
+     "each of dims must be a whole number >= 0, got 0.0 (float)"),
+    ("query dims negative", lambda: plot_query_and_keys([2.0, 2.0], [[1.0, 1.0]], ["a"], dims=(-1, 0)),
+     "each of dims must be a whole number >= 0, got -1"),
+    ("query dim_names", lambda: plot_query_and_keys([2.0, 2.0], [[1.0, 1.0]], ["a"], dim_names=("x",)),
+     "dim_names must be two axis labels, got ('x',)"),
+    ("query ax", lambda: plot_query_and_keys([2.0, 2.0], [[1.0, 1.0]], ["a"], ax=[]),
+     "ax must be a matplotlib Axes (or None for a new figure), got list"),
+    ("angle norms_k", lambda: plot_dot_vs_angle(1.0, None), "norms_k must be a list of key lengths, got None"),
+    ("angle norms_k float", lambda: plot_dot_vs_angle(1.0, 2.0), "norms_k must be a list of key lengths, got 2.0"),
+    ("angle marks", lambda: plot_dot_vs_angle(1.0, [1.0], marks=1),
+     "marks must be a list of (label, angle_deg, dot) tuples, got 1"),
+    ("angle mark short", lambda: plot_dot_vs_angle(1.0, [1.0], marks=[("a", 1.0)]),
+     "each of marks must be (label, angle_deg, dot) or (label, angle_deg, dot, (dx, dy)), got ('a', 1.0)"),
+    ("angle mark nan", lambda: plot_dot_vs_angle(1.0, [1.0], marks=[("a", float("nan"), 1.0)]),
+     "the angle of mark 'a' must be a finite number, got nan"),
+    ("angle mark offset", lambda: plot_dot_vs_angle(1.0, [1.0], marks=[("a", 1.0, 1.0, "x")]),
+     "the offset of mark 'a' must be a pair of numbers (dx, dy) in points, got 'x'"),
+    ("value dims", lambda: plot_value_before_after([0.5, 0.0], [0.4, 0.3], None), "dims must be a list of labels, got None"),
+    ("value fmt", lambda: plot_value_before_after([0.5, 0.0], [0.4, 0.3], ["a", "b"], fmt=None),
+     "fmt must be a format for one number such as '%.2f', got None"),
+    ("value ax", lambda: plot_value_before_after([0.5, 0.0], [0.4, 0.3], ["a", "b"], ax=True),
+     "ax must be a matplotlib Axes (or None for a new figure), got bool"),
+    ("cost measurements", lambda: plot_cost(None), "measurements must be a dict of series (what cost_measurements "
+                                                  "returns), got NoneType"),
+    ("cost axes", lambda: plot_cost(COST, axes=[1, 2]), "axes must be 2 matplotlib Axes, got [1, 2]"),
+    ("loss ax", lambda: plot_training_loss([1.0, 0.5], ax=1),
+     "ax must be a matplotlib Axes (or None for a new figure), got int"),
+    ("training snapshots", lambda: plot_attention_during_training(None, WATCH1),
+     "snapshots must be a dict of step -> (layer-1 rows, layer-2 rows), got NoneType"),
+    ("training snapshot pair", lambda: plot_attention_during_training({0: ([[0.5, 0.5]],)}, WATCH1),
+     "snapshots[0] must be a pair (layer-1 rows, layer-2 rows)"),
+    ("training layer", lambda: plot_attention_during_training(SNAPS1, WATCH1, layer=2.0),
+     "layer must be a positive integer, got 2.0 (float)"),
+    ("training watch", lambda: plot_attention_during_training(SNAPS1, ["a b"]),
+     "watch[0] is a str, not a coref.Example"),
+    ("training axes", lambda: plot_attention_during_training(SNAPS1, WATCH1, axes=[1]),
+     "axes must be 1 matplotlib Axes, got [1]"),
+    ("matrices before", lambda: plot_weight_matrices(None, {"W": np.eye(2)}, ["W"]),
+     "before must be a dict of matrices (name -> 2-D array), got NoneType"),
+    ("matrices names", lambda: plot_weight_matrices({"W": np.eye(2)}, {"W": np.eye(2)}, None),
+     "names must be a list of matrix names, got None"),
+    ("matrices fmt", lambda: plot_weight_matrices({"W": np.eye(2)}, {"W": np.eye(2)}, ["W"], fmt="{:q}"),
+     "fmt must be a format for one number such as '{:.1f}', got '{:q}'"),
+    ("keys vectors", lambda: plot_keys_and_queries(None, KINDS),
+     "vectors must be a dict of keys, nouns, queries and adjectives (what point_layer_vectors returns), got NoneType"),
+    ("keys kinds", lambda: plot_keys_and_queries(VECTORS, ["animal"]), "kinds must be a dict of kind -> words, got list"),
+    ("keys kinds str", lambda: plot_keys_and_queries(VECTORS, {"animal": "cat dog tired", "object": "mat dirty"}),
+     "kinds['animal'] must be a list of labels, got 'cat dog tired'"),
+    ("keys ax", lambda: plot_keys_and_queries(VECTORS, KINDS, ax=1),
+     "ax must be a matplotlib Axes (or None for a new figure), got int"),
+]
+COST = {"n": np.array([128, 256]), "numpy_s": [1e-3, 4e-3], "torch_s": [1e-3, 3e-3],
+        "plain_peak_bytes": [2e6, 8e6], "blockwise_peak_bytes": [1e6, 2e6]}
+WATCH1 = [SimpleNamespace(tokens=["a", "b"])]
+SNAPS1 = {0: ([[0.5, 0.5]], [[0.5, 0.5]])}
+
+
+@pytest.mark.parametrize("call, words", [case[1:] for case in HUNT], ids=[case[0] for case in HUNT])
+def test_every_argument_of_the_plots_is_named_when_it_is_wrong(call, words):
+    with pytest.raises(ValueError) as err:
+        call()
+    assert str(err.value).startswith(words), str(err.value)
+
+
+def test_smallest_font_works_on_a_figure_made_without_pyplot():
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(4, 2))
+    ax = fig.add_subplot(xticks=[], yticks=[])  # no tick labels: the title is the only text
+    ax.set_title("a title", fontsize=11)
+    assert smallest_font_on_page(fig) == 11.0

@@ -251,3 +251,20 @@ def test_sweep_rejects_a_single_key_and_an_empty_list():
 def test_sweep_rejects_bad_arguments_naming_them(kwargs, message):
     with pytest.raises(ValueError, match=message):
         scaling_sweep(n_samples=kwargs.pop("n_samples", 5), **kwargs)
+
+
+@pytest.mark.parametrize("fn", [softmax_jacobian, entropy])
+@pytest.mark.parametrize("w", [[2.0, -1.0], [1e200, 0.0], [0.5, 1.5]], ids=["negative", "huge", "above one"])
+def test_weight_functions_refuse_values_outside_zero_to_one(fn, w):
+    with pytest.raises(ValueError, match=r"^w must be non-negative and at most 1"):
+        fn(w)
+
+
+def test_expected_variance_refuses_variances_whose_product_overflows():
+    with pytest.raises(ValueError, match=r"^d_k \* var_q \* var_k is not finite"):
+        expected_dot_product_variance(4, var_q=1e308, var_k=1e308)
+
+
+def test_a_variance_needs_at_least_two_samples():
+    with pytest.raises(ValueError, match=r"^n_samples must be a whole number >= 2, got 1"):
+        dot_product_variance(4, n_samples=1)

@@ -8,6 +8,7 @@ or from the task's definition, never from the functions under test.
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -168,11 +169,12 @@ def test_coref_model_rejects_bad_settings(kwargs, message):
 
 
 # --------------------------------------------------------------------------- metrics
-class _FixedModel:
+class _FixedModel(training.CorefModel):
     """A stand-in model with known outputs: it always answers "cat", and "it" puts 0.7 on
-    position 1, 0.2 on position 5 and 0.1 on the last word."""
+    position 1, 0.2 on position 5 and 0.1 on the last word. (A CorefModel whose forward pass
+    is replaced, since the metrics accept only CorefModels.)"""
 
-    def __call__(self, ids, it_pos):
+    def forward(self, ids, it_pos):
         batch_size, n = ids.shape
         logits = torch.zeros(batch_size, len(coref.NOUNS), dtype=torch.float64)
         logits[:, coref.NOUNS.index("cat")] = 1.0
@@ -438,3 +440,130 @@ def test_it_attention_accepts_unknown_words_and_any_length(shipped):
     r = training.it_attention(shipped, "the cat sat because it was purple")
     assert r["tokens"][-1] == "purple" and r["layer2"].shape == (7,)
     assert r["layer2"].sum() == pytest.approx(1.0)
+
+
+# --------------------------------------------------------------------------- the bad-input hunt
+
+
+
+@pytest.mark.parametrize("call", [
+    lambda m: training.predict(m, coref.split()[1][:2]),
+    lambda m: training.accuracy(m, coref.split()[1][:2]),
+    lambda m: training.mean_attention_to_referent(m, coref.split()[1][:2]),
+    lambda m: training.evaluate(m, coref.split()[1][:2]),
+    lambda m: training.it_attention(m, "the cat sat because it was tired"),
+    lambda m: training.point_layer_vectors(m),
+    lambda m: training.save_weights(m, "unused.npz"),
+], ids=["predict", "accuracy", "attention", "evaluate", "it_attention", "point_layer_vectors", "save_weights"])
+@pytest.mark.parametrize("model", [None, "model", torch.nn.Linear(2, 2)], ids=["None", "str", "another module"])
+def test_functions_that_take_a_model_name_a_model_that_is_not_a_coref_model(call, model):
+    with pytest.raises(ValueError, match=r"^model must be a selfattn.training.CorefModel"):
+        call(model)
+
+
+@pytest.mark.parametrize("call", [
+    lambda ex: training.batch(ex),
+    lambda ex: training.predict(training.CorefModel(), ex),
+    lambda ex: training.accuracy(training.CorefModel(), ex),
+    lambda ex: training.evaluate(training.CorefModel(), ex),
+], ids=["batch", "predict", "accuracy", "evaluate"])
+@pytest.mark.parametrize("examples, words", [
+    (None, "examples must be a list of coref.Example, got NoneType"),
+    ("the cat sat because it was tired", "examples must be a list of coref.Example, got str"),
+    (["the cat sat because it was tired"], "examples[0] is a str, not a coref.Example"),
+    ([7], "examples[0] is a int, not a coref.Example"),
+])
+def test_functions_that_take_examples_name_what_is_not_a_list_of_examples(call, examples, words):
+    with pytest.raises(ValueError, match="^" + re.escape(words)):
+        call(examples)
+
+
+@pytest.mark.parametrize("watch, words", [
+    ("the cat sat on the mat because it was tired", "watch must be a list of coref.Example, got str"),
+    (["the cat sat on the mat because it was tired"], "watch[0] is a str, not a coref.Example"),
+    (7, "watch must be a list of coref.Example, got int"),
+])
+def test_train_coreference_names_a_watch_list_that_is_not_examples(watch, words):
+    with pytest.raises(ValueError, match="^" + re.escape(words)):
+        training.train_coreference(steps=1, watch=watch, snapshot_steps=[0])
+
+
+@pytest.mark.parametrize("make", [lambda s: training.CorefModel(seed=s), lambda s: training.train_coreference(seed=s, steps=0)],
+                         ids=["model", "training"])
+def test_a_seed_beyond_64_bits_is_refused_by_name(make):
+    with pytest.raises(ValueError, match=r"^seed must be at most 2\*\*64 - 1"):
+        make(2**64)
+
+
+@pytest.mark.parametrize("ids, words", [
+    (None, "ids must be a torch.long tensor of word indices"),
+    (np.zeros((2, 10), dtype=np.int64), "ids must be a torch.long tensor of word indices"),
+    (torch.zeros(2, 10), "ids must be a torch.long tensor of word indices"),
+    (torch.zeros(10, dtype=torch.long), "ids must have shape (B, n)"),
+    (torch.full((2, 10), 99), "ids must be word indices from 0 to"),
+    (torch.full((2, 10), -1), "ids must be word indices from 0 to"),
+])
+def test_forward_names_word_indices_that_are_not_a_batch(shipped, ids, words):
+    with pytest.raises(ValueError, match="^" + re.escape(words)):
+        shipped(ids, torch.zeros(2, dtype=torch.long))
+
+
+@pytest.mark.parametrize("it_pos, words", [
+    (None, "it_pos must be a torch.long tensor of positions, got"),
+    (True, "it_pos must be a torch.long tensor of positions, got"),
+    (torch.tensor([1.0, 2.0, 3.0]), "it_pos must be a torch.long tensor of positions, got"),
+    (torch.tensor([7]), "it_pos must have shape (B,) = (3,)"),
+    (torch.tensor([[7, 7, 7]]), "it_pos must have shape (B,) = (3,)"),
+    (torch.tensor([7, 7, 10]), "it_pos must be positions from 0 to 9"),
+])
+def test_forward_names_positions_of_it_that_do_not_fit_the_batch(shipped, it_pos, words):
+    ids, _, _, _ = training.batch(coref.split()[1][:3])
+    with pytest.raises(ValueError, match="^" + re.escape(words)):
+        shipped(ids, it_pos)
+
+
+@pytest.mark.parametrize("template, words", [
+    (None, "template must be a format string"),
+    ("the {animal} sat on the {obj} because it was {adjective}", "template must use exactly the fields"),
+    ("the {animal} sat on the {object} because it was {adjective} {", "template must be a format string"),
+    ("the {animal} sat on the mat because it was {adjective}", "template must use exactly the fields"),
+])
+def test_point_layer_vectors_names_a_template_that_cannot_be_filled(shipped, template, words):
+    with pytest.raises(ValueError, match="^" + re.escape(words)):
+        training.point_layer_vectors(shipped, template=template)
+
+
+def test_save_weights_writes_exactly_the_path_it_is_given(tmp_path, shipped):
+    path = tmp_path / "coref"  # no .npz suffix: NumPy would silently write coref.npz
+    training.save_weights(shipped, path)
+    assert path.is_file() and not (tmp_path / "coref.npz").exists()
+    np.testing.assert_array_equal(training.load_weights(path).matrices()["W_out"], shipped.matrices()["W_out"])
+
+
+@pytest.mark.parametrize("make_path, words", [
+    (lambda tmp: None, "path must be a file path (str or pathlib.Path), got None"),
+    (lambda tmp: tmp, "is a folder"),
+    (lambda tmp: tmp / "missing" / "w.npz", "the folder"),
+])
+def test_save_weights_names_a_path_it_cannot_write(tmp_path, shipped, make_path, words):
+    with pytest.raises(ValueError) as err:
+        training.save_weights(shipped, make_path(tmp_path))
+    assert words in str(err.value)
+
+
+@pytest.mark.parametrize("make_path, words", [
+    (lambda tmp: None, "path must be a file path (str or pathlib.Path), got None"),
+    (lambda tmp: tmp / "missing.npz", "is not a file (no such file)"),
+    (lambda tmp: tmp, "is not a file (it is a folder)"),
+])
+def test_load_weights_names_a_path_that_is_not_a_file(tmp_path, make_path, words):
+    with pytest.raises(ValueError) as err:
+        training.load_weights(make_path(tmp_path))
+    assert words in str(err.value)
+
+
+def test_load_weights_names_a_file_that_is_not_a_weights_file(tmp_path):
+    path = tmp_path / "notes.npz"
+    path.write_text("not a zip archive")
+    with pytest.raises(ValueError, match=r"^path '.*notes.npz' is not a weights file written by save_weights"):
+        training.load_weights(path)

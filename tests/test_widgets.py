@@ -437,3 +437,14 @@ def test_widget_benchmark_prints_p50_and_p95_for_each_path(capsys):
     assert "12 tokens" in out
     python_line = next(line for line in out.splitlines() if line.startswith("python:"))
     assert "p50" in python_line and "p95" in python_line  # numbers printed, never asserted
+
+
+@pytest.mark.parametrize("sentence, named", [
+    (b"the cat", "sentence must be a string or a list of words, got b'the cat'"),
+    ([1, 2], "sentence must hold words (str), got 1 (int)"),
+    (("the", None), "sentence must hold words (str), got None"),
+])
+def test_a_sentence_that_is_neither_text_nor_words_is_named(sentence, named):
+    with pytest.raises(ValueError) as info:
+        AttentionExplorer(sentence)
+    assert named in str(info.value)

@@ -208,6 +208,12 @@ def cost_measurements(ns, heads: int = 4, d_head: int = 64, repeats: int = 3, bl
     dict of numpy.ndarray
         ``n``, ``numpy_s``, ``torch_s``, ``plain_peak_bytes``, ``blockwise_peak_bytes``.
 
+    Raises
+    ------
+    ValueError
+        If ``ns`` is not a non-empty list of positive whole numbers, or ``heads``,
+        ``d_head``, ``repeats`` or ``block`` is not a positive whole number.
+
     Examples
     --------
     >>> from selfattn.bench.attention import cost_measurements
@@ -218,8 +224,13 @@ def cost_measurements(ns, heads: int = 4, d_head: int = 64, repeats: int = 3, bl
     import torch
 
     from selfattn import scaled_dot_product_attention
+    from selfattn import _checks
     from selfattn.blockwise import blockwise_attention
 
+    ns = [_checks.positive_int(n, "each of ns") for n in _checks.sequence(ns, "ns", "sequence lengths")]
+    _checks.non_empty(ns, "ns", "sequence length")
+    heads, d_head = _checks.positive_int(heads, "heads"), _checks.positive_int(d_head, "d_head")
+    repeats, block = _checks.positive_int(repeats, "repeats"), _checks.positive_int(block, "block")
     res = {key: [] for key in ("n", "numpy_s", "torch_s", "plain_peak_bytes", "blockwise_peak_bytes")}
     for n in ns:
         q, k, v = _inputs(1, heads, n, d_head)
