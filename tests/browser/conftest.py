@@ -54,14 +54,21 @@ def npm_copies() -> Path:
 
 
 @pytest.fixture(scope="session")
-def browser(chromium_executable, npm_copies):
+def chromium(chromium_executable):
+    """Headless Chromium, one per session (Playwright's sync API allows one instance at a time)."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=str(chromium_executable), headless=True,
+        launched = pw.chromium.launch(executable_path=str(chromium_executable), headless=True,
                                       args=CHROMIUM_FLAGS)
-        yield chromium
-        chromium.close()
+        yield launched
+        launched.close()
+
+
+@pytest.fixture(scope="session")
+def browser(chromium, npm_copies):
+    """Chromium for the book's pages, which need the local copies of the CDN scripts."""
+    return chromium
 
 
 @pytest.fixture(scope="session")
