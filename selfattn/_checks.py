@@ -188,10 +188,10 @@ def mask(m, target_shape: tuple, what: str = "scores", like=None):
     """
     if m is None:
         return None
+    m = as_array(m, "mask")  # a ragged nested list is refused by name
     if is_tensor(m):
         m_shape, is_bool = shape(m), str(m.dtype) == "torch.bool"
     else:
-        m = np.asarray(m)
         m_shape, is_bool = m.shape, m.dtype == np.bool_
     if not is_bool:
         raise ValueError(f"mask must be boolean (True = may attend), got dtype {m.dtype}; an additive "
@@ -210,14 +210,16 @@ def mask(m, target_shape: tuple, what: str = "scores", like=None):
     return np.asarray(m)
 
 
-def attention_inputs(q, k, v, mask_=None, scale_=None, dtype=None):
-    """Check and convert the arguments of scaled dot-product attention, NumPy or PyTorch.
+def attention_inputs(q, k, v, mask_=None, scale_=None, tensors: bool = False):
+    """Check and convert the arguments of scaled dot-product attention.
 
-    Returns ``q, k, v, mask, scale``: float arrays (or tensors) of one dtype, the mask
-    as a boolean array (or tensor) of a shape that broadcasts to the scores, and the
-    scale as a float. Costs O(n d); the scores are never scanned here.
+    The NumPy functions take arrays (``tensors=False``: a tensor is refused by name), the
+    PyTorch twins take tensors (``tensors=True``: an array is refused by name). Returns
+    ``q, k, v, mask, scale``: float arrays (or tensors) of one dtype, the mask as a boolean
+    array (or tensor) of a shape that broadcasts to the scores, and the scale as a float.
+    Costs O(n d); the scores are never scanned here.
     """
-    if is_tensor(q) or is_tensor(k) or is_tensor(v):
+    if tensors:
         q, k, v = (float_tensor(a, n) for a, n in ((q, "q"), (k, "k"), (v, "v")))
         if not q.dtype == k.dtype == v.dtype:
             raise ValueError(f"q, k and v must have one dtype, got {q.dtype}, {k.dtype}, {v.dtype}")
@@ -239,6 +241,8 @@ def layer_input(x, d_model: int, dtype=None):
     if shape(x)[-1] != d_model:
         raise ValueError(f"x has last dimension {shape(x)[-1]} but the layer expects d_model={d_model} "
                          f"(x has shape {shape(x)})")
+    if shape(x)[-2] == 0:
+        raise ValueError(f"x must hold at least one token (n >= 1), got shape {shape(x)}")
     finite(x, "x")
     return x
 
@@ -444,36 +448,6 @@ def as_array(x, name: str):
         return np.asarray(x)
     except ValueError as exc:  # ragged nested lists
         raise ValueError(f"{name} cannot be made into an array: {exc}") from None
-
-
-def mask_array(m):
-    """A mask as :func:`mask` takes it: ``None``, a tensor, or a NumPy array (never a ragged list)."""
-    return m if m is None else as_array(m, "mask")
-
-
-def attention_mask(m, target_shape: tuple, what: str = "scores", like=None):
-    """:func:`mask`, with a ragged nested list refused by name."""
-    return mask(mask_array(m), target_shape, what, like)
-
-
-def numpy_attention_inputs(q, k, v, mask_=None, scale_=None):
-    """:func:`attention_inputs` for the NumPy functions: a torch tensor among q, k, v is refused by name."""
-    q, k, v = (float_array(a, n) for a, n in ((q, "q"), (k, "k"), (v, "v")))
-    return attention_inputs(q, k, v, mask_array(mask_), scale_)
-
-
-def torch_attention_inputs(q, k, v, mask_=None, scale_=None):
-    """:func:`attention_inputs` for the PyTorch twins: a NumPy array among q, k, v is refused by name."""
-    q, k, v = (float_tensor(a, n) for a, n in ((q, "q"), (k, "k"), (v, "v")))
-    return attention_inputs(q, k, v, mask_array(mask_), scale_)
-
-
-def tokens_input(x, d_model: int, dtype=None):
-    """:func:`layer_input` with at least one token: self-attention over no tokens has no keys."""
-    x = layer_input(x, d_model, dtype)
-    if shape(x)[-2] == 0:
-        raise ValueError(f"x must hold at least one token (n >= 1), got shape {shape(x)}")
-    return x
 
 
 def finite_input(x, name: str, minimum: int, layout: str, tensor: bool = False):

@@ -84,7 +84,7 @@ def softmax(x, axis: int = -1, mask=None) -> np.ndarray:
            [0., 0.]])
     """
     x = _checks.softmax_input(x, axis)  # a copy: _softmax works in place
-    mask = _checks.attention_mask(mask, x.shape, what="x")
+    mask = _checks.mask(mask, x.shape, what="x")
     kept = ~np.isneginf(x)  # a score of -inf means "masked"
     return _softmax(x, axis=axis, mask=kept if mask is None else mask & kept)
 
@@ -225,7 +225,7 @@ def scaled_dot_product_attention(q, k, v, mask=None, scale=None):
     >>> out.round(3)
     array([[13.302]])
     """
-    q, k, v, mask, scale = _checks.numpy_attention_inputs(q, k, v, mask, scale)
+    q, k, v, mask, scale = _checks.attention_inputs(q, k, v, mask, scale)
     scores = (q * scale) @ np.swapaxes(k, -1, -2)  # (..., n_q, n_k)
     weights = _softmax(scores, mask=mask)  # (..., n_q, n_k)
     output = weights @ v  # (..., n_q, d_v)
@@ -411,7 +411,7 @@ class SelfAttention:
         >>> round(s.scale, 4), s.weights.round(3)[0]
         (0.7071, array([0.67, 0.33]))
         """
-        x = _checks.tokens_input(x, self.d_model)  # (..., n, d_model)
+        x = _checks.layer_input(x, self.d_model)  # (..., n, d_model)
         q, k, v = self._project(x)  # (..., n, d_k), (..., n, d_k), (..., n, d_v)
         output, weights = scaled_dot_product_attention(q, k, v, mask=mask, scale=scale)
         scores = q @ np.swapaxes(k, -1, -2)  # (..., n, n) raw scores, before scaling
@@ -420,7 +420,7 @@ class SelfAttention:
 
     def _project(self, x):
         """``x`` checked, then ``Q = X W_q``, ``K = X W_k``, ``V = X W_v`` (in the dtype of ``x``)."""
-        x = _checks.tokens_input(x, self.d_model)  # (..., n, d_model)
+        x = _checks.layer_input(x, self.d_model)  # (..., n, d_model)
         W_q, W_k, W_v = (W.astype(x.dtype, copy=False) for W in (self.W_q, self.W_k, self.W_v))
         return x @ W_q, x @ W_k, x @ W_v
 

@@ -81,7 +81,7 @@ def blockwise_attention(q, k, v, mask=None, scale=None, causal: bool = False,
     >>> np.allclose(blockwise_attention(q, k, v, block_q=3, block_k=4), plain)
     True
     """
-    q, k, v, mask, scale = _checks.numpy_attention_inputs(q, k, v, mask, scale)
+    q, k, v, mask, scale = _checks.attention_inputs(q, k, v, mask, scale)
     causal = _checks.flag(causal, "causal")
     block_q = _checks.positive_int(block_q, "block_q")
     block_k = _checks.positive_int(block_k, "block_k")

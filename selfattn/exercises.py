@@ -221,7 +221,7 @@ def _query_key(q, k, mask=None, scale=None):
     q = _checks.float_array(_numpy(q), "q")
     q = _checks.matrix(q[None, :] if q.ndim == 1 else q, "q", "(n_q, d_k), or (d_k,) for one query")
     k = _checks.matrix(_numpy(k), "k", "(n_k, d_k)")
-    q, k, _, mask, s = _checks.numpy_attention_inputs(q, k, k, mask, scale)  # d_k agrees, mask, scale
+    q, k, _, mask, s = _checks.attention_inputs(q, k, k, mask, scale)  # d_k agrees, mask, scale
     if mask is not None:
         mask = np.broadcast_to(mask, (q.shape[0], k.shape[0]))  # (n_q, n_k)
     return q.astype(np.float64), k.astype(np.float64), mask, s

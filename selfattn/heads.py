@@ -224,19 +224,24 @@ class MultiHeadAttention:
         >>> s.weights[0, 1]
         array([0.5, 0.5, 0. , 0. ])
         """
-        x = _checks.tokens_input(x, self.d_model)  # (..., n, d_model)
-        n = x.shape[-2]
-        mask = _checks.attention_mask(mask, x.shape[:-2] + (n, n))  # (..., n, n)
-        if mask is not None:
-            mask = np.broadcast_to(mask, (*x.shape[:-2], n, n))[..., None, :, :]  # (..., 1, n, n): the same for every head
-        W_q, W_k, W_v, W_o = (W.astype(x.dtype, copy=False) for W in (self.W_q, self.W_k, self.W_v, self.W_o))
+        x = _checks.layer_input(x, self.d_model)  # (..., n, d_model)
+        *lead, n, _ = x.shape
+        mask = _checks.mask(mask, (*lead, n, n))  # (..., n, n)
+        if mask is not None:  # (..., 1, n, n): one mask for every head
+            mask = np.broadcast_to(mask, (*lead, n, n))[..., None, :, :]
+        W_q, W_k, W_v, W_o = self._matrices(x.dtype)  # float32 stays float32
         q = split_heads(x @ W_q, self.n_heads)  # (..., h, n, d_head)
         k = split_heads(x @ W_k, self.n_heads)  # (..., h, n, d_head)
         v = split_heads(x @ W_v, self.n_heads)  # (..., h, n, d_head)
-        heads, weights = scaled_dot_product_attention(q, k, v, mask=mask)  # (..., h, n, d_head)
+        # heads (..., h, n, d_head), weights (..., h, n, n)
+        heads, weights = scaled_dot_product_attention(q, k, v, mask=mask)
         concat = merge_heads(heads)  # (..., n, d_model)
         output = concat @ W_o  # (..., n, d_model)
         return MultiHeadSteps(q, k, v, weights, heads, concat, output)
+
+    def _matrices(self, dtype):
+        """``W_q``, ``W_k``, ``W_v``, ``W_o`` in ``dtype``."""
+        return tuple(getattr(self, n).astype(dtype, copy=False) for n in ("W_q", "W_k", "W_v", "W_o"))
 
     def __call__(self, x, mask=None):
         """Apply the layer: ``(output, weights)`` of shapes ``(..., n, d_model)`` and ``(..., h, n, n)``.

@@ -85,7 +85,7 @@ def scaled_dot_product_attention(q, k, v, mask=None, scale=None):
     >>> w.round(decimals=4)
     tensor([[0.6698, 0.3302]])
     """
-    q, k, v, mask, scale = _checks.torch_attention_inputs(q, k, v, mask, scale)
+    q, k, v, mask, scale = _checks.attention_inputs(q, k, v, mask, scale, tensors=True)
     scores = (q * scale) @ k.transpose(-2, -1)  # (..., n_q, n_k)
     weights = _softmax(scores, mask=mask)  # (..., n_q, n_k)
     output = weights @ v  # (..., n_q, d_v)
@@ -283,7 +283,7 @@ class SelfAttention(nn.Module):
 
     def _project(self, x):
         """``x`` checked, then ``Q = X W_q``, ``K = X W_k``, ``V = X W_v``."""
-        x = _checks.tokens_input(x, self.d_model, dtype=self.W_q.dtype)  # (..., n, d_model)
+        x = _checks.layer_input(x, self.d_model, dtype=self.W_q.dtype)  # (..., n, d_model)
         return x @ self.W_q, x @ self.W_k, x @ self.W_v
 
     def __repr__(self) -> str:
@@ -405,19 +405,24 @@ class MultiHeadAttention(nn.Module):
         >>> tuple(out.shape), tuple(w.shape)
         ((3, 4), (2, 3, 3))
         """
-        x = _checks.tokens_input(x, self.d_model, dtype=self.W_q.dtype)  # (..., n, d_model)
-        n = x.shape[-2]
-        mask = _checks.attention_mask(mask, tuple(x.shape[:-2]) + (n, n), like=x)  # (..., n, n)
-        if mask is not None:
-            mask = mask.expand(*x.shape[:-2], n, n).unsqueeze(-3)  # (..., 1, n, n): the same for every head
-        W_q, W_k, W_v, W_o = self.W_q, self.W_k, self.W_v, self.W_o
+        x = _checks.layer_input(x, self.d_model, self.W_q.dtype)  # (..., n, d_model)
+        *lead, n, _ = x.shape
+        mask = _checks.mask(mask, (*lead, n, n), like=x)  # (..., n, n)
+        if mask is not None:  # (..., 1, n, n): one mask for every head
+            mask = mask.expand(*lead, n, n).unsqueeze(-3)
+        W_q, W_k, W_v, W_o = self._matrices(x.dtype)  # the layer's dtype
         q = split_heads(x @ W_q, self.n_heads)  # (..., h, n, d_head)
         k = split_heads(x @ W_k, self.n_heads)  # (..., h, n, d_head)
         v = split_heads(x @ W_v, self.n_heads)  # (..., h, n, d_head)
-        heads, weights = scaled_dot_product_attention(q, k, v, mask=mask)  # (..., h, n, d_head)
+        # heads (..., h, n, d_head), weights (..., h, n, n)
+        heads, weights = scaled_dot_product_attention(q, k, v, mask=mask)
         concat = merge_heads(heads)  # (..., n, d_model)
         output = concat @ W_o  # (..., n, d_model)
         return output, weights
+
+    def _matrices(self, dtype):
+        """``W_q``, ``W_k``, ``W_v``, ``W_o``; ``x`` was checked to have their ``dtype``."""
+        return self.W_q, self.W_k, self.W_v, self.W_o
 
     def __repr__(self) -> str:
         return f"MultiHeadAttention(d_model={self.d_model}, n_heads={self.n_heads})"
