@@ -87,45 +87,47 @@ def blockwise_attention(q, k, v, mask=None, scale=None, causal: bool = False,
     block_k = _checks.positive_int(block_k, "block_k")
     *lead, n_q, d_k = q.shape
     n_k, d_v = v.shape[-2], v.shape[-1]
-    dtype = q.dtype
+    dt = q.dtype
     if mask is not None:
         mask = np.broadcast_to(mask, (*lead, n_q, n_k))  # a view, no copy
     kT = np.swapaxes(k, -1, -2)  # (..., d_k, n_k), a view
-    out = np.empty((*lead, n_q, d_v), dtype=dtype)  # (..., n_q, d_v)
+    out = np.empty((*lead, n_q, d_v), dtype=dt)  # (..., n_q, d_v)
 
     for i0 in range(0, n_q, block_q):
         i1 = min(i0 + block_q, n_q)
-        q_blk = q[..., i0:i1, :] * dtype.type(scale)  # (..., bq, d_k)
-        m = np.full((*lead, i1 - i0, 1), -np.inf, dtype=dtype)  # running max
-        l = np.zeros((*lead, i1 - i0, 1), dtype=dtype)  # running sum of exp
-        acc = np.zeros((*lead, i1 - i0, d_v), dtype=dtype)  # running weighted sum of values
+        q_blk = q[..., i0:i1, :] * dt.type(scale)  # (..., bq, d_k)
+        m = np.full((*lead, i1 - i0, 1), -np.inf, dt)  # running max
+        l = np.zeros((*lead, i1 - i0, 1), dt)  # running sum of exp
+        acc = np.zeros((*lead, i1 - i0, d_v), dt)  # running sum of exp * v
         for j0 in range(0, n_k, block_k):
             if causal and j0 > i1 - 1:
                 break  # every later tile lies above the diagonal
             j1 = min(j0 + block_k, n_k)
-            s = q_blk @ kT[..., :, j0:j1]  # (..., bq, bk) scaled scores of this tile
+            s = q_blk @ kT[..., :, j0:j1]  # (..., bq, bk) scaled scores
             allowed = None
             if mask is not None:
                 allowed = mask[..., i0:i1, j0:j1]  # (..., bq, bk)
             if causal and j1 - 1 > i0:  # the tile crosses the diagonal
-                tri = np.arange(i0, i1)[:, None] >= np.arange(j0, j1)[None, :]  # (bq, bk)
+                # (bq, bk): query i may see key j when j <= i
+                tri = np.arange(i0, i1)[:, None] >= np.arange(j0, j1)
                 allowed = tri if allowed is None else allowed & tri
             if allowed is not None:
                 np.copyto(s, -np.inf, where=~allowed)
             s_max = s.max(axis=-1, keepdims=True)  # (..., bq, 1)
             _checks.scores_overflow(s_max, allowed)
             m_new = np.maximum(m, s_max)  # (..., bq, 1)
-            m_safe = np.where(np.isfinite(m_new), m_new, 0).astype(dtype, copy=False)  # rows with no key yet
+            # a row that has seen no key yet keeps m = -inf: subtract 0 there
+            m_safe = np.where(np.isfinite(m_new), m_new, 0).astype(dt)
             s -= m_safe
-            np.exp(s, out=s)  # p = exp(s - m_new); masked entries become exactly 0
-            correction = np.exp(m - m_safe)  # rescales the old sums to the new maximum
+            np.exp(s, out=s)  # p = exp(s - m_new); masked entries are exactly 0
+            correction = np.exp(m - m_safe)  # old sums, rescaled to the new max
             l *= correction
             l += s.sum(axis=-1, keepdims=True)
             acc *= correction
             acc += s @ v[..., j0:j1, :]  # (..., bq, d_v)
             m = m_new
-        np.divide(acc, l, out=out[..., i0:i1, :], where=l > 0)  # (..., bq, d_v)
-        out[..., i0:i1, :][np.broadcast_to(l == 0, acc.shape)] = 0  # fully masked rows: zeros
+        # (..., bq, d_v); a query with no key to attend to has acc = 0: zeros
+        out[..., i0:i1, :] = acc / np.where(l > 0, l, 1)
     return out
 
 
