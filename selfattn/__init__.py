@@ -17,7 +17,7 @@ One small module per concept, mirroring the chapters:
 * :mod:`selfattn.nn`: PyTorch twins of the layers (needs torch);
 * :mod:`selfattn.coref`, :mod:`selfattn.training`: the "it" coreference task and its trained model;
 * :mod:`selfattn.backprop`: the backward pass of one attention layer, by hand in NumPy;
-* :mod:`selfattn.book`: glue for numbers in the prose, and whole functions shown in the page;
+* :mod:`selfattn.book`: whole functions shown in the page, and notebooks cleared of a run's leftovers;
 * :mod:`selfattn.bench`: benchmarks, ``python -m selfattn.bench {widget,attention,training}``;
 * ``selfattn._checks`` (private): every input check, shared by the NumPy code, the PyTorch
   twins, the widget and the exercise checkers, so one bad input gets one message everywhere;

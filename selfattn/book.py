@@ -1,14 +1,16 @@
 """Helpers for notebooks that are also book pages.
 
-:func:`glue` stores a value for the prose (myst-nb's ``{glue}`` role) when
-myst-nb is installed, as in the book build, JupyterLab and Binder; elsewhere
-(for example Colab) it does nothing, so the same notebook runs everywhere.
-
 :func:`show_source` prints the code of a ``selfattn`` function under the
 formula it implements: the whole function without its docstring, or one
 section marked in the code with ``# [name]`` and ``# [end name]``. It fails
 with a ``ValueError`` when the section is gone, so a chapter can never show a
 stale or empty slice of code.
+
+:func:`clear_notebook` removes what a run leaves in a notebook file before it
+is committed: outputs, execution counts, and the values of the prose's
+``{eval}`` roles that JupyterLab stores in markdown cells. From a shell::
+
+    python -m selfattn.book clear chapters/*.ipynb
 """
 
 from __future__ import annotations
@@ -16,57 +18,13 @@ from __future__ import annotations
 import ast
 import inspect
 import re
+import json
+import sys
 import textwrap
-
-import numpy as np
 
 from . import _checks
 
-__all__ = ["glue", "source", "show_source"]
-
-
-class _Text(str):
-    """A string whose plain-text display has no quotes, for glued words."""
-
-    def __repr__(self) -> str:
-        return str(self)
-
-
-def glue(name: str, value, display: bool = False):
-    """Glue ``value`` under ``name`` for the book; return ``value``.
-
-    NumPy scalars are converted to plain Python numbers first: their repr
-    (``np.float64(0.5)``) would otherwise break ``{glue:text}`` formatting.
-    Strings are glued so that they show without quotes (``cat``, not ``'cat'``).
-
-    Raises
-    ------
-    ValueError
-        If ``name`` is not a non-empty str (the prose could not find the value) or
-        ``display`` is not ``True`` or ``False``.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from selfattn.book import glue
-    >>> glue("answer", 42)
-    42
-    >>> glue("weight", np.float64(0.25))
-    0.25
-    >>> glue("word", "cat")
-    cat
-    """
-    name, display = _checks.string(name, "name"), _checks.flag(display, "display")
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, str):
-        value = _Text(value)
-    try:
-        from myst_nb import glue as _glue
-    except ImportError:  # pragma: no cover - depends on the environment
-        return value
-    _glue(name, value, display=display)
-    return value
+__all__ = ["source", "show_source", "clear_notebook"]
 
 
 #: A marker line: ``# [name]`` opens a section, ``# [end name]`` closes it.
@@ -190,3 +148,101 @@ def show_source(obj, section: str | None = None) -> None:
         return x / 2
     """
     print(source(obj, section))
+
+
+def clear_notebook(path) -> list[str]:
+    """Remove what running a notebook left in its file; return what was removed.
+
+    Running a chapter in JupyterLab stores outputs and execution counts in its code
+    cells, the values of its ``{eval}`` roles in the markdown cells' metadata
+    (``user_expressions``), the kernel's version details (``language_info``) and possibly
+    the widgets' state; and running a solution's
+    collapsed code cell shows its output, which JupyterLab saves by dropping
+    ``outputs_hidden``. The chapters are committed without any of it (the book and
+    JupyterLab compute everything). Everything else, such as tags, stays.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        A notebook file; it is rewritten only if something was removed.
+
+    Returns
+    -------
+    list of str
+        What was removed, e.g. ``["cell 4: outputs", "cell 5: user_expressions"]``.
+
+    Raises
+    ------
+    ValueError
+        If ``path`` is not a file, or not a notebook.
+
+    Examples
+    --------
+    >>> import json, tempfile
+    >>> from pathlib import Path
+    >>> nb = {"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": [
+    ...     {"cell_type": "code", "id": "a", "execution_count": 1, "metadata": {"tags": ["t"]},
+    ...      "outputs": [{"output_type": "stream", "name": "stdout", "text": "1"}],
+    ...      "source": "print(1)"},
+    ...     {"cell_type": "markdown", "id": "b", "source": "{eval}`x`",
+    ...      "metadata": {"user_expressions": [{"expression": "x", "result": {"status": "ok"}}]}},
+    ...     {"cell_type": "code", "id": "c", "execution_count": None, "outputs": [],
+    ...      "metadata": {"jupyter": {"source_hidden": True}}, "source": "answer = 42"}]}
+    >>> path = Path(tempfile.mkdtemp()) / "ran.ipynb"
+    >>> _ = path.write_text(json.dumps(nb))
+    >>> clear_notebook(path)  # doctest: +NORMALIZE_WHITESPACE
+    ['cell 0: outputs', 'cell 0: execution count', 'cell 1: user_expressions',
+     'cell 2: shown outputs (hidden again)']
+    >>> [c["metadata"] for c in json.loads(path.read_text())["cells"]]
+    [{'tags': ['t']}, {}, {'jupyter': {'outputs_hidden': True, 'source_hidden': True}}]
+    >>> clear_notebook(path)
+    []
+    """
+    path = _checks.file_path(path, "path")
+    try:
+        nb = json.loads(path.read_text(encoding="utf-8"))
+        cells = nb["cells"]
+    except (ValueError, KeyError, TypeError) as err:
+        raise ValueError(f"path {str(path)!r} is not a notebook (JSON with a list of cells): "
+                         f"{err!r}") from None
+    removed = []
+    for i, cell in enumerate(cells):
+        if cell.get("outputs"):
+            cell["outputs"] = []
+            removed.append(f"cell {i}: outputs")
+        if cell.get("execution_count") is not None:
+            cell["execution_count"] = None
+            removed.append(f"cell {i}: execution count")
+        if cell.get("metadata", {}).pop("user_expressions", None) is not None:
+            removed.append(f"cell {i}: user_expressions")
+        hidden = cell.get("metadata", {}).get("jupyter") or {}
+        if hidden.get("source_hidden") and not hidden.get("outputs_hidden"):
+            hidden["outputs_hidden"] = True  # running the cell showed its output and saved that
+            removed.append(f"cell {i}: shown outputs (hidden again)")
+    if nb.get("metadata", {}).pop("widgets", None) is not None:
+        removed.append("notebook: widget state")
+    language = nb.get("metadata", {}).get("language_info") or {}
+    if set(language) - {"name"}:  # the kernel's version details, written by a run
+        nb["metadata"]["language_info"] = {"name": language.get("name", "python")}
+        removed.append("notebook: language_info details")
+    if removed:
+        # the layout Jupyter writes: one-space indent, sorted keys, a final newline
+        text = json.dumps(nb, indent=1, sort_keys=True, ensure_ascii=False)
+        path.write_text(text + "\n", encoding="utf-8")
+    return removed
+
+
+def main(argv=None) -> int:
+    """``python -m selfattn.book clear NOTEBOOK...``: :func:`clear_notebook` on each file."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] != "clear" or len(args) < 2:
+        print("usage: python -m selfattn.book clear NOTEBOOK...", file=sys.stderr)
+        return 2
+    for name in args[1:]:
+        removed = clear_notebook(name)
+        print(f"{name}: " + (", ".join(removed) if removed else "nothing to clear"))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

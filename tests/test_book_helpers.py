@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-
 import pytest
 
 from selfattn.book import show_source, source
@@ -125,17 +123,3 @@ def test_a_lambda_or_a_module_is_refused_naming_obj():
     for obj in (square, book_module):
         with pytest.raises(ValueError, match=r"^obj must be a function defined with def, a method or a class"):
             source(obj)
-
-
-@pytest.mark.parametrize("kwargs, words", [
-    (dict(name=None), "name must be a non-empty str"),
-    (dict(name=3), "name must be a non-empty str"),
-    (dict(name=""), "name must be a non-empty str"),
-    (dict(display="no"), "display must be True or False"),
-])
-def test_glue_names_a_bad_name_or_display_flag(kwargs, words):
-    from selfattn.book import glue
-
-    args = dict(name="x", value=1) | kwargs
-    with pytest.raises(ValueError, match="^" + re.escape(words)):
-        glue(**args)
