@@ -754,3 +754,15 @@ def non_empty(items: list, name: str, what: str) -> list:
     if not items:
         raise ValueError(f"{name} must hold at least one {what}, got none")
     return items
+
+
+def patch_grid(image_size, patch_size) -> int:
+    """Patches per side of a square image cut into square patches (``patch_size`` divides ``image_size``)."""
+    image_size = positive_int(image_size, "image_size")
+    patch_size = positive_int(patch_size, "patch_size")
+    if image_size % patch_size:
+        fit = image_size // patch_size * patch_size or patch_size
+        raise ValueError(f"image_size={image_size} is not divisible by patch_size={patch_size}: the "
+                         f"patches must tile the image; try image_size={fit} or a patch size that "
+                         f"divides {image_size}")
+    return image_size // patch_size

@@ -1,14 +1,20 @@
 """The model table: popular transformers, each number checked against its release.
 
 ``selfattn/data/models.csv`` holds one row per model of the source article's
-table. Every value comes from the model's released configuration file or its
-paper (the ``source`` column holds the cite keys); a value that could not be
-checked is left empty, and the ``notes`` column says why. The article's own
+table, and the two Transformers of Vaswani et al. (2017) that the article
+leaves out (their ``article_*`` columns are empty). Every value comes from the
+model's released configuration file or its paper (the ``source`` column holds
+the cite keys, the ``notes`` the addresses of the files); a value that could
+not be checked is left empty, and the ``notes`` column says why. The article's own
 numbers sit beside the checked ones in the ``article_*`` columns, so
 :func:`compare_with_article` can list where the article is wrong.
 
 :func:`load_models` reads the table; :func:`selfattn.display.record_table`
-shows it. The parameter counts themselves come from :mod:`selfattn.sizing`.
+shows it. The parameter counts themselves (``params_actual``) come from
+:mod:`selfattn.sizing`, one function per family (the ``architecture``
+column); the tests check each against a ``transformers`` model (or, for the
+2017 Transformer, ``torch.nn.Transformer``) built from the same configuration.
+Only GPT-4, whose configuration is not published, has none.
 """
 
 from __future__ import annotations
@@ -26,9 +32,9 @@ MODELS_CSV = Path(__file__).resolve().parent / "data" / "models.csv"
 #: The columns of the table and what each holds.
 COLUMNS = {
     "model": "name of the model (one released size)",
-    "article_model": "the article's name for the row this model belongs to",
+    "article_model": "the article's name for the row this model belongs to (empty: not in the article)",
     "checkpoint": "the released checkpoint the numbers come from, if there is one",
-    "architecture": "layout used to count parameters: gpt2, bert, roberta, distilbert, ... or unknown",
+    "architecture": "layout used to count parameters (transformer, gpt2, gpt3, bert, t5, ...) or unknown",
     "d_model": "width of the embedding (hidden_size, n_embd)",
     "n_heads": "number of attention heads",
     "head_dim": "columns per head (d_model / n_heads, except where the notes explain)",
@@ -122,6 +128,7 @@ def compare_with_article(rows=None) -> list[dict]:
     * ``parameters``: the released weights hold more than 1% more or fewer
       parameters than the reported count the article repeats;
     * ``merged row``: one article row stands for several models;
+      rows that are not in the article (empty ``article_model``) are never merged;
     * ``unknown``: the article gives numbers where nothing is published.
 
     Parameters
@@ -168,7 +175,7 @@ def compare_with_article(rows=None) -> list[dict]:
         if rep and act and "parameters" in r["article_notes"] and abs(act - rep) > 0.01 * rep:
             found.append(_finding(r["model"], "parameters", r["article_notes"], f"{act:,}", r["notes"]))
         group = by_article[r["article_model"]]
-        if len(group) > 1 and group[0] is r:
+        if r["article_model"] and len(group) > 1 and group[0] is r:
             found.append(_finding(r["article_model"], "merged row",
                                   f"{r['article_d_model']} wide, {r['article_n_heads']} heads",
                                   ", ".join(x["model"] for x in group), r["notes"]))

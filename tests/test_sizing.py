@@ -236,19 +236,299 @@ def test_bert_params_counts_no_token_types_when_there_are_none():
 # --------------------------------------------------------------------------- #
 # the rows of the model table, counted by PyTorch modules
 # --------------------------------------------------------------------------- #
-def test_params_actual_of_gpt2_and_bert_rows_match_pytorch_modules():
+def test_params_actual_of_gpt_and_bert_rows_match_pytorch_modules():
     checked = 0
     for r in load_models():
         if r["params_actual"] is None:
             continue
         args = (r["vocab_size"], r["max_positions"], r["d_model"], r["n_layers"], r["n_heads"])
-        if r["architecture"] == "gpt2":
+        if r["architecture"] in ("gpt2", "gpt3"):
             expected = torch_gpt2(*args, f=r["d_ff"])
         elif r["architecture"] in ("bert", "roberta", "distilbert"):
             T = r["type_vocab_size"] or 0
             expected = torch_bert(*args, f=r["d_ff"], T=T, pooler=r["architecture"] != "distilbert")
         else:
-            pytest.fail(f"{r['model']}: params_actual given for an architecture the test cannot build")
+            continue  # the other families are checked against transformers below
         assert r["params_actual"] == expected, r["model"]
         checked += 1
-    assert checked >= 10
+    assert checked == 11  # GPT-2 (4), GPT-3, BERT (2), DistilBERT, RoBERTa (2), TinyBERT
+
+
+# --------------------------------------------------------------------------- #
+# every counted row of the table, against transformers (Hugging Face)
+# --------------------------------------------------------------------------- #
+# The released configurations, typed in from the files named in each comment (nothing is
+# downloaded). transformers builds the model on the meta device, so no memory is allocated;
+# selfattn.sizing reads the same numbers. HF = https://huggingface.co
+import transformers as tf  # noqa: E402  a test-only dependency (requirements.txt): fail loudly if missing
+
+
+def _hf_count(model_cls, config, **kwargs) -> int:
+    with torch.device("meta"):
+        return _numel(model_cls(config, **kwargs))
+
+
+def _gpt2(c):
+    return sizing.gpt2_params(c["vocab_size"], c["n_positions"], c["n_embd"], c["n_layer"])
+
+
+def _bert(c, pooler=True):
+    return sizing.bert_params(c["vocab_size"], c["max_position_embeddings"], c["hidden_size"],
+                              c["num_hidden_layers"], c["intermediate_size"], c["type_vocab_size"], pooler)
+
+
+def _distilbert(c):
+    return sizing.bert_params(c["vocab_size"], c["max_position_embeddings"], c["dim"], c["n_layers"],
+                              c["hidden_dim"], type_vocab_size=0, pooler=False)
+
+
+def _longformer(c):
+    return sizing.longformer_params(c["vocab_size"], c["max_position_embeddings"], c["hidden_size"],
+                                    c["num_hidden_layers"], c["intermediate_size"], c["type_vocab_size"])
+
+
+def _t5(c):
+    return sizing.t5_params(c["vocab_size"], c["d_model"], c["num_heads"], c["d_kv"], c["num_layers"],
+                            c["d_ff"], c["relative_attention_num_buckets"])
+
+
+def _xlnet(c):
+    return sizing.xlnet_params(c["vocab_size"], c["d_model"], c["n_head"], c["d_head"], c["n_layer"],
+                               c["d_inner"])
+
+
+def _albert(c):
+    return sizing.albert_params(c["vocab_size"], c["embedding_size"], c["max_position_embeddings"],
+                                c["hidden_size"], c["num_hidden_layers"], c["intermediate_size"],
+                                c["type_vocab_size"])
+
+
+def _mobilebert(c):
+    return sizing.mobilebert_params(c["vocab_size"], c["embedding_size"], c["max_position_embeddings"],
+                                    c["hidden_size"], c["intra_bottleneck_size"], c["num_hidden_layers"],
+                                    c["intermediate_size"], c["num_feedforward_networks"],
+                                    c["type_vocab_size"])
+
+
+def _vit(c):
+    return sizing.vit_params(c["image_size"], c["patch_size"], c["hidden_size"], c["num_hidden_layers"],
+                             c["intermediate_size"], c["num_channels"])
+
+
+# family: (configuration class, model class, model arguments, the selfattn.sizing count)
+FAMILIES = {
+    "gpt2": (tf.GPT2Config, tf.GPT2Model, {}, _gpt2),
+    "bert": (tf.BertConfig, tf.BertModel, {}, _bert),
+    "roberta": (tf.RobertaConfig, tf.RobertaModel, {}, _bert),
+    "distilbert": (tf.DistilBertConfig, tf.DistilBertModel, {}, _distilbert),
+    "longformer": (tf.LongformerConfig, tf.LongformerModel, {}, _longformer),
+    # T5Model: encoder, decoder and the shared embedding. The released checkpoints tie the LM head
+    # to that embedding (tie_word_embeddings true), so T5ForConditionalGeneration holds the same
+    # count: test_t5_lm_head_is_tied_and_adds_nothing checks it.
+    "t5": (tf.T5Config, tf.T5Model, {}, _t5),
+    "xlnet": (tf.XLNetConfig, tf.XLNetModel, {}, _xlnet),
+    "albert": (tf.AlbertConfig, tf.AlbertModel, {}, _albert),  # pooler included, as AlbertModel builds it
+    "mobilebert": (tf.MobileBertConfig, tf.MobileBertModel, {}, _mobilebert),
+    # ViTModel without its pooler, as ViTForImageClassification builds it; the task's classifier is left out
+    "vit": (tf.ViTConfig, tf.ViTModel, {"add_pooling_layer": False}, _vit),
+}
+
+_BERT_BASE = dict(vocab_size=30522, hidden_size=768, num_hidden_layers=12, num_attention_heads=12,
+                  intermediate_size=3072, max_position_embeddings=512, type_vocab_size=2)
+RELEASED = {
+    # HF openai-community/gpt2{,-medium,-large,-xl}/config.json
+    "GPT-2 Small": ("gpt2", dict(vocab_size=50257, n_positions=1024, n_embd=768, n_layer=12, n_head=12)),
+    "GPT-2 Medium": ("gpt2", dict(vocab_size=50257, n_positions=1024, n_embd=1024, n_layer=24, n_head=16)),
+    "GPT-2 Large": ("gpt2", dict(vocab_size=50257, n_positions=1024, n_embd=1280, n_layer=36, n_head=20)),
+    "GPT-2 XL": ("gpt2", dict(vocab_size=50257, n_positions=1024, n_embd=1600, n_layer=48, n_head=25)),
+    # GPT-3 paper (Brown et al., 2020, https://arxiv.org/abs/2005.14165), Table 2.1 and section 2.1:
+    # GPT-2's model and tokenizer (50257), 96 layers, d_model 12288, 96 heads, context 2048
+    "GPT-3 (175B)": ("gpt2", dict(vocab_size=50257, n_positions=2048, n_embd=12288, n_layer=96, n_head=96)),
+    # HF google-bert/bert-base-uncased, bert-large-uncased config.json
+    "BERT Base": ("bert", _BERT_BASE),
+    "BERT Large": ("bert", _BERT_BASE | dict(hidden_size=1024, num_hidden_layers=24, num_attention_heads=16,
+                                             intermediate_size=4096)),
+    # HF distilbert/distilbert-base-uncased/config.json
+    "DistilBERT": ("distilbert", dict(vocab_size=30522, dim=768, n_layers=6, n_heads=12, hidden_dim=3072,
+                                      max_position_embeddings=512)),
+    # HF FacebookAI/roberta-base, roberta-large config.json
+    "RoBERTa Base": ("roberta", _BERT_BASE | dict(vocab_size=50265, max_position_embeddings=514,
+                                                  type_vocab_size=1)),
+    "RoBERTa Large": ("roberta", _BERT_BASE | dict(vocab_size=50265, max_position_embeddings=514,
+                                                   type_vocab_size=1, hidden_size=1024, num_hidden_layers=24,
+                                                   num_attention_heads=16, intermediate_size=4096)),
+    # HF huawei-noah/TinyBERT_General_4L_312D/config.json
+    "TinyBERT": ("bert", _BERT_BASE | dict(hidden_size=312, num_hidden_layers=4, intermediate_size=1200)),
+    # HF google-t5/t5-small, t5-base, t5-large config.json
+    "T5 Small": ("t5", dict(vocab_size=32128, d_model=512, d_kv=64, d_ff=2048, num_layers=6, num_heads=8,
+                            relative_attention_num_buckets=32)),
+    "T5 Base": ("t5", dict(vocab_size=32128, d_model=768, d_kv=64, d_ff=3072, num_layers=12, num_heads=12,
+                           relative_attention_num_buckets=32)),
+    "T5 Large": ("t5", dict(vocab_size=32128, d_model=1024, d_kv=64, d_ff=4096, num_layers=24, num_heads=16,
+                            relative_attention_num_buckets=32)),
+    # xlnet-base-cased/config.json as transformers prints it (and in models fine-tuned from it, e.g.
+    # HF quim-motger/reviewXLNet-base); HF xlnet/xlnet-large-cased/config.json (n_token 32000)
+    "XLNet Base": ("xlnet", dict(vocab_size=32000, d_model=768, n_layer=12, n_head=12, d_head=64,
+                                 d_inner=3072)),
+    "XLNet Large": ("xlnet", dict(vocab_size=32000, d_model=1024, n_layer=24, n_head=16, d_head=64,
+                                  d_inner=4096)),
+    # HF albert/albert-base-v2/config.json; albert/albert-large-v1/config.json (same sizes as v2)
+    "ALBERT Base": ("albert", dict(vocab_size=30000, embedding_size=128, hidden_size=768, num_hidden_layers=12,
+                                   num_attention_heads=12, intermediate_size=3072, max_position_embeddings=512,
+                                   type_vocab_size=2)),
+    "ALBERT Large": ("albert", dict(vocab_size=30000, embedding_size=128, hidden_size=1024,
+                                    num_hidden_layers=24, num_attention_heads=16, intermediate_size=4096,
+                                    max_position_embeddings=512, type_vocab_size=2)),
+    # google/mobilebert-uncased/config.json (copied by PaddleNLP's MobileBertConfig):
+    # trigram_input, use_bottleneck, key_query_shared_bottleneck true; use_bottleneck_attention,
+    # classifier_activation false; normalization_type no_norm
+    "MobileBERT": ("mobilebert", dict(vocab_size=30522, embedding_size=128, hidden_size=512,
+                                      intra_bottleneck_size=128, true_hidden_size=128, num_hidden_layers=24,
+                                      num_attention_heads=4, intermediate_size=512, num_feedforward_networks=4,
+                                      max_position_embeddings=512, type_vocab_size=2, trigram_input=True,
+                                      use_bottleneck=True, key_query_shared_bottleneck=True,
+                                      use_bottleneck_attention=False, classifier_activation=False,
+                                      normalization_type="no_norm")),
+    # HF allenai/longformer-base-4096/config.json; for large, the configs of models fine-tuned from
+    # allenai/longformer-large-4096 (e.g. HF potsawee/longformer-large-4096-answerable-squad2)
+    "Longformer Base": ("longformer", _BERT_BASE | dict(vocab_size=50265, max_position_embeddings=4098,
+                                                        type_vocab_size=1, attention_window=512)),
+    "Longformer Large": ("longformer", _BERT_BASE | dict(vocab_size=50265, max_position_embeddings=4098,
+                                                         type_vocab_size=1, attention_window=512,
+                                                         hidden_size=1024, num_hidden_layers=24,
+                                                         num_attention_heads=16, intermediate_size=4096)),
+    # ViT paper (Dosovitskiy et al., 2021, https://arxiv.org/abs/2010.11929) Table 1; HF
+    # google/vit-base-patch16-224 and google/vit-large-patch32-224-in21k config.json
+    "ViT-B/16": ("vit", dict(image_size=224, patch_size=16, num_channels=3, hidden_size=768,
+                             num_hidden_layers=12, num_attention_heads=12, intermediate_size=3072)),
+    "ViT-L/32": ("vit", dict(image_size=224, patch_size=32, num_channels=3, hidden_size=1024,
+                             num_hidden_layers=24, num_attention_heads=16, intermediate_size=4096)),
+}
+
+# The 2017 Transformer (Vaswani et al., https://arxiv.org/abs/1706.03762), Table 3: N = 6,
+# base d_model 512, d_ff 2048, h 8; big d_model 1024, d_ff 4096, h 16; a shared English-German
+# vocabulary of "about 37000" tokens (section 5.1). No transformers class: torch.nn.Transformer.
+VASWANI = {"Transformer Base": (37000, 512, 8, 6, 2048), "Transformer Big": (37000, 1024, 16, 6, 4096)}
+
+
+def torch_transformer(V, d, h, N, f) -> int:
+    t = nn.Transformer(d, h, N, N, f, device=META, enable_nested_tensor=False)
+    # nn.Transformer ends each stack with one more layer norm (needed for pre-norm); the paper's
+    # post-norm layers end in one already, so the paper's model has none.
+    t.encoder.norm = t.decoder.norm = None
+    embedding = nn.Embedding(V, d, device=META)  # encoder input, decoder input ...
+    pre_softmax = nn.Linear(d, V, bias=False, device=META)
+    pre_softmax.weight = embedding.weight  # ... and the layer before the softmax: one matrix (section 3.4)
+    return _numel(t, embedding, pre_softmax)
+
+
+def _rows():
+    return {r["model"]: r for r in load_models()}
+
+
+def test_every_row_with_a_published_configuration_is_counted_and_checked_here():
+    rows = _rows()
+    counted = {m for m, r in rows.items() if r["params_actual"] is not None}
+    assert counted == set(RELEASED) | set(VASWANI)
+    assert set(rows) - counted == {"GPT-4"}  # no configuration published
+
+
+@pytest.mark.parametrize("name", sorted(RELEASED))
+def test_params_actual_is_the_transformers_model_of_the_released_configuration(name):
+    family, config = RELEASED[name]
+    config_cls, model_cls, kwargs, _ = FAMILIES[family]
+    assert _rows()[name]["params_actual"] == _hf_count(model_cls, config_cls(**config), **kwargs)
+
+
+@pytest.mark.parametrize("name", sorted(RELEASED))
+def test_sizing_counts_the_transformers_model_of_the_released_configuration(name):
+    family, config = RELEASED[name]
+    config_cls, model_cls, kwargs, count = FAMILIES[family]
+    parts = count(config)
+    assert parts["total"] == _hf_count(model_cls, config_cls(**config), **kwargs)
+    assert parts["total"] == sum(v for k, v in parts.items() if k != "total")
+
+
+@pytest.mark.parametrize("name", sorted(VASWANI))
+def test_transformer_params_match_torch_nn_transformer_with_one_shared_embedding(name):
+    V, d, h, N, f = VASWANI[name]
+    expected = torch_transformer(V, d, h, N, f)
+    assert sizing.transformer_params(V, d, N, f)["total"] == expected
+    assert _rows()[name]["params_actual"] == expected
+
+
+def test_t5_lm_head_is_tied_and_adds_nothing():
+    config = tf.T5Config(**RELEASED["T5 Small"][1])
+    assert config.tie_word_embeddings
+    with_head = _hf_count(tf.T5ForConditionalGeneration, config)
+    assert with_head == _hf_count(tf.T5Model, config) == sizing.t5_params(32128, 512, 8, 64, 6, 2048)["total"]
+    # T5 v1.1 unties it: one more vocab_size x d_model matrix
+    untied = _hf_count(tf.T5ForConditionalGeneration, tf.T5Config(**RELEASED["T5 Small"][1],
+                                                                  tie_word_embeddings=False))
+    assert untied - with_head == 32128 * 512
+
+
+@pytest.mark.parametrize("n_layers", [1, 12, 48])
+def test_albert_count_does_not_grow_with_its_shared_layers(n_layers):
+    config = dict(RELEASED["ALBERT Base"][1], num_hidden_layers=n_layers)
+    expected = _hf_count(tf.AlbertModel, tf.AlbertConfig(**config))
+    assert sizing.albert_params(30000, 128, 512, 768, n_layers)["total"] == expected
+
+
+@pytest.mark.parametrize("image_size, patch_size", [(224, 16), (384, 32), (32, 4)])
+def test_vit_positions_are_the_patches_and_the_class_token(image_size, patch_size):
+    # by hand: (image_size / patch_size)**2 patches, plus one class token
+    parts = sizing.vit_params(image_size, patch_size, 64, 2)
+    assert parts["position_embedding"] == ((image_size // patch_size) ** 2 + 1) * 64
+    assert parts["class_token"] == 64
+    config = tf.ViTConfig(image_size=image_size, patch_size=patch_size, hidden_size=64, num_hidden_layers=2,
+                          num_attention_heads=4, intermediate_size=256)
+    assert parts["total"] == _hf_count(tf.ViTModel, config, add_pooling_layer=False)
+    assert sizing.vit_params(image_size, patch_size, 64, 2, pooler=True)["total"] == _hf_count(tf.ViTModel, config)
+
+
+# The papers' own numbers, typed in from them, with how far the released layout is allowed to be
+# and why (the reasons are in the notes of each row).
+PAPERS = {
+    "Transformer Base": (65e6, 0.031),  # Table 3; vocabulary not published exactly, counting rule not stated
+    "Transformer Big": (213e6, 0.006),  # Table 3
+    "GPT-3 (175B)": (175.0e9, 0.003),  # Table 2.1
+    "T5 Small": (60e6, 0.009),  # section 3.7 ("about 60 million")
+    "T5 Base": (220e6, 0.014),  # section 3.1.1
+    "T5 Large": (770e6, 0.043),  # section 3.7; 32.9M more, an untied output layer's size
+    "ALBERT Base": (12e6, 0.027),  # Table 1 (rounded to 1M)
+    "ALBERT Large": (18e6, 0.018),  # Table 1
+    "MobileBERT": (25.3e6, 0.029),  # Table 1; the paper does not break it down
+    "ViT-B/16": (86e6, 0.003),  # Table 1
+    "ViT-L/32": (307e6, 0.005),  # Table 1, one figure for every patch size
+}
+
+
+@pytest.mark.parametrize("name", sorted(PAPERS))
+def test_counts_are_as_far_from_the_papers_numbers_as_the_notes_say(name):
+    reported, tolerance = PAPERS[name]
+    row = _rows()[name]
+    assert row["params_reported"] == reported
+    assert abs(row["params_actual"] / reported - 1) <= tolerance
+
+
+@pytest.mark.parametrize("call, words", [
+    (lambda: sizing.vit_params(224, 15, 768, 12), ["image_size=224 is not divisible by patch_size=15"]),
+    (lambda: sizing.vit_params(224, 16, 768, 12, pooler="no"), ["pooler must be True or False"]),
+    (lambda: sizing.t5_params(32128, 512, 8, 0, 6, 2048), ["d_kv must be a positive integer, got 0"]),
+    (lambda: sizing.t5_params(32128, 512, 8, 64, 6, 2048, relative_attention_num_buckets=None),
+     ["relative_attention_num_buckets must be", "None"]),
+    (lambda: sizing.albert_params(30000, 128, 512, 768, 0), ["n_layers must be a positive integer, got 0"]),
+    (lambda: sizing.albert_params(30000, 128.0, 512, 768, 12), ["embedding_size must be", "128.0"]),
+    (lambda: sizing.mobilebert_params(30522, 128, 512, 512, 1.5, 24, 512), ["bottleneck must be", "1.5"]),
+    (lambda: sizing.mobilebert_params(30522, 128, 512, 512, 128, 24, 512, n_ffn=0), ["n_ffn must be"]),
+    (lambda: sizing.xlnet_params(32000, 768, 12, True, 12, 3072), ["d_head must be", "True"]),
+    (lambda: sizing.transformer_params("37000", 512, 6), ["vocab_size must be", "'37000' (str)"]),
+    (lambda: sizing.transformer_params(37000, 512, 6, d_ff=-1), ["d_ff must be a positive integer, got -1"]),
+    (lambda: sizing.longformer_params(50265, 4098, 768, 12, type_vocab_size=-1), ["type_vocab_size must be"]),
+])
+def test_family_counts_name_the_size_that_is_wrong(call, words):
+    with pytest.raises(ValueError) as err:
+        call()
+    for w in words:
+        assert w in str(err.value), f"{w!r} missing from: {err.value}"
