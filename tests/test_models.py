@@ -112,6 +112,15 @@ def test_a_head_size_is_reported_when_the_article_prints_another_number():
     assert compare_with_article([_row(article_head_dim="?")]) == []  # nothing printed, nothing to compare
 
 
+def test_rows_that_are_not_in_the_article_are_never_merged():
+    found = compare_with_article([_row(model="A", article_model=""), _row(model="B", article_model="")])
+    assert found == []
+    # the shipped table holds two such rows: the Transformers of Vaswani et al. (2017)
+    outside = [r["model"] for r in load_models() if not r["article_model"]]
+    assert outside == ["Transformer Base", "Transformer Big"]
+    assert not [f for f in compare_with_article() if not f["model"] or f["model"] in outside]
+
+
 def test_rows_sharing_one_article_row_are_reported_once_as_merged():
     found = compare_with_article([_row(model="A", article_model="AB"), _row(model="B", article_model="AB")])
     assert [(f["model"], f["what"], f["checked"]) for f in found] == [("AB", "merged row", "A, B")]
