@@ -130,12 +130,16 @@ NOTEBOOK_READY = """() => {
             && session.kernel.connectionStatus === 'connected' && panel.content.widgets.length > 0);
 }"""
 
-# Resolves once every code cell has run and the kernel is idle again.
+# Resolves once the kernel is idle again with no cell running, and every code cell has run, or
+# one failed (Run All stops at an error; the cells after it never run).
 ALL_RUN = """() => {
   const panel = window.jupyterapp.shell.currentWidget;
   const kernel = panel.sessionContext.session.kernel;
-  return kernel.status === 'idle' && panel.content.widgets.every(
-    c => c.model.type !== 'code' || (c.model.executionCount !== null && c.model.executionCount !== undefined));
+  const code = panel.content.widgets.filter(c => c.model.type === 'code').map(c => c.model);
+  if (kernel.status !== 'idle' || code.some(m => m.executionState === 'running')) return false;
+  const ran = m => m.executionCount !== null && m.executionCount !== undefined;
+  const failed = m => m.outputs.toJSON().some(o => o.output_type === 'error');
+  return code.every(ran) || code.some(failed);
 }"""
 
 # Resolves once jupyterlab-myst has evaluated the {eval} roles of every markdown cell that has some.
@@ -149,12 +153,14 @@ EXPRESSIONS_DONE = """() => window.jupyterapp.shell.currentWidget.content.widget
 LAB_FACTS = """() => {
   const panel = window.jupyterapp.shell.currentWidget;
   const visible = (e) => !!e && e.offsetParent !== null;
+  const isSolution = (e) => /Solution/.test((e.querySelector('summary') || e).innerText);
   const cells = panel.content.widgets;
   return {
     cells: cells.map(c => {
       const first = c.node.querySelector('.myst > *');
       return {type: c.model.type,
-              solutions: c.node.querySelectorAll('.myst details.myst-exercise').length,
+              solutions: [...c.node.querySelectorAll('.myst details.myst-exercise')]
+                .filter(isSolution).length,
               opensWith: first ? first.tagName + '.' + first.className.split(' ')[0] : ''};
     }),
     markdown: cells.filter(c => c.model.type === 'markdown').map(c => ({
@@ -177,7 +183,7 @@ LAB_FACTS = """() => {
     }),
     admonitions: [...panel.node.querySelectorAll('.myst aside.myst-admonition')].map(e => e.innerText.trim().split('\\n')[0]),
     exercises: [...panel.node.querySelectorAll('.myst aside.myst-exercise')].map(e => e.innerText.trim().split('\\n')[0]),
-    solutions: [...panel.node.querySelectorAll('.myst details.myst-exercise')].map(e => ({
+    solutions: [...panel.node.querySelectorAll('.myst details.myst-exercise')].filter(isSolution).map(e => ({
       title: (e.querySelector('summary') || e).innerText.trim(), open: e.open})),
   };
 }"""
