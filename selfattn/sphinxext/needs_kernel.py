@@ -1,13 +1,17 @@
 """The ``needs-kernel`` directive: a notice for controls that only work with a live kernel.
 
 Widgets whose effect runs in Python (``ipywidgets.interact``, a learner's own function
-in the attention explorer) do nothing in the static HTML book. Put this directive in a
-markdown cell right above such a widget::
+in the attention explorer) do nothing in the static HTML book. Put a notice in a markdown
+cell right above such a widget, as an admonition of class ``needs-kernel`` (which
+JupyterLab's MyST renderer shows as well)::
 
-    ```{needs-kernel}
-    ```
+    :::{admonition} This part needs a live Python kernel
+    :class: warning needs-kernel
+    The controls below run Python code ...
+    :::
 
-It renders a warning that says so and links to this page's notebook on Binder, built
+or as the ``{needs-kernel}`` directive (standard text; the book only). In the book, every
+such notice ends with a link to this page's notebook on Binder, built
 from the book's ``repository`` and ``launch_buttons`` settings in _config.yml. Optional
 content is added below the standard text. The browser tests
 (tests/browser/test_pages.py) require such a notice on every page with Python-side
@@ -57,29 +61,46 @@ def binder_url(theme_options: dict, notebook: str) -> str | None:
     return repository_binder_url(repo, notebook)
 
 
+def _launch_paragraph(env, docname: str) -> nodes.paragraph:
+    """"Open this chapter in Binder ..." with the page's own Binder address (or the JupyterLab hint)."""
+    source = env.doc2path(docname, base=False)
+    notebook = PurePosixPath(str(source)).with_suffix(".ipynb").as_posix()
+    url = binder_url(env.config.html_theme_options or {}, notebook)
+    para = nodes.paragraph(classes=["needs-kernel-launch"])
+    if url:
+        para += nodes.reference("", "Open this chapter in Binder", refuri=url)
+        para += nodes.Text(" (or run the notebook in JupyterLab) to use them.")
+    else:
+        para += nodes.Text("Run the notebook in JupyterLab to use them.")
+    return para
+
+
 class NeedsKernel(SphinxDirective):
     has_content = True
 
     def run(self):
-        source = self.env.doc2path(self.env.docname, base=False)
-        notebook = PurePosixPath(str(source)).with_suffix(".ipynb").as_posix()
-        url = binder_url(self.config.html_theme_options or {}, notebook)
         notice = nodes.admonition(classes=["warning", "needs-kernel"])
         notice += nodes.title(text="This part needs a live Python kernel")
-        para = nodes.paragraph()
-        para += nodes.Text("The controls below run Python code, so in this static page they do "
-                           "not respond. ")
-        if url:
-            para += nodes.reference("", "Open this chapter in Binder", refuri=url)
-            para += nodes.Text(" (or run the notebook in JupyterLab) to use them.")
-        else:
-            para += nodes.Text("Run the notebook in JupyterLab to use them.")
-        notice += para
+        notice += nodes.paragraph(text="The controls below run Python code, so in this static page "
+                                       "they do not respond.")
         if self.content:
             self.state.nested_parse(self.content, self.content_offset, notice)
         return [notice]
 
 
+def add_launch_links(app, doctree, docname) -> None:
+    """Every notice of class ``needs-kernel`` ends with the Binder link of its page.
+
+    Chapters write the notice as a plain MyST admonition with ``:class: warning needs-kernel``
+    (JupyterLab renders it too), or with the ``{needs-kernel}`` directive; both get the link here.
+    """
+    for notice in doctree.findall(nodes.admonition):
+        if "needs-kernel" in notice["classes"] and not any(
+                "needs-kernel-launch" in p["classes"] for p in notice.findall(nodes.paragraph)):
+            notice += _launch_paragraph(app.env, docname)
+
+
 def setup(app):
     app.add_directive("needs-kernel", NeedsKernel)
+    app.connect("doctree-resolved", add_launch_links)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
