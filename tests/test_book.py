@@ -27,3 +27,24 @@ def test_book_builds_from_clean_without_warnings(built_book):
         + "\n".join(warnings[:40]) + "\n--- tail of the log ---\n" + log[-4000:]
     )
     assert (built_book["html"] / "index.html").exists()
+
+
+def inline_values(html: str) -> list[str]:
+    """The values that {eval} roles put into the prose of a built page (myst-nb's inline output)."""
+    return re.findall(r'<span class="output text_plain">(.*?)</span>', html, flags=re.S)
+
+
+def test_inline_values_reads_the_numbers_of_the_prose():
+    page = ('<p>It gives <span class="output text_plain">0.12</span> to "cat" and '
+            '<span class="output text_plain">np.float64(0.3)</span> to "mat".</p>')
+    assert inline_values(page) == ["0.12", "np.float64(0.3)"]
+
+
+@pytest.mark.book
+def test_numbers_in_the_prose_are_formatted(built_book):
+    """An {eval} of a bare NumPy number reads np.float64(0.25) in the page: format it in the
+    expression (an f-string). The build does not warn about it."""
+    raw = {page.name: [v for v in inline_values(page.read_text()) if re.match(r"\s*(np\.|array\()", v)]
+           for page in sorted((built_book["html"] / "chapters").glob("*.html"))}
+    raw = {name: values for name, values in raw.items() if values}
+    assert not raw, f"unformatted values in the prose: {raw}"
