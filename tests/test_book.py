@@ -48,3 +48,27 @@ def test_numbers_in_the_prose_are_formatted(built_book):
            for page in sorted((built_book["html"] / "chapters").glob("*.html"))}
     raw = {name: values for name, values in raw.items() if values}
     assert not raw, f"unformatted values in the prose: {raw}"
+
+
+def solutions_without_their_code(html: str) -> list[str]:
+    """Titles of the solution boxes of a built page that hold no code cell (the book's dropdown
+    must hold the solution's code, moved there by selfattn/sphinxext/solutions.py)."""
+    from bs4 import BeautifulSoup  # the book's theme (pydata-sphinx-theme) depends on it
+
+    page = BeautifulSoup(html, "html.parser")
+    return [" ".join(box.find(class_="admonition-title").get_text().split())
+            for box in page.select("div.solution") if not box.select("div.cell")]
+
+
+def test_solutions_without_their_code_finds_an_empty_box():
+    cell = '<div class="cell docutils container"><pre>x = 1</pre></div>'
+    full = f'<div class="solution dropdown admonition"><p class="admonition-title">Solution to 1</p>{cell}</div>'
+    empty = '<div class="solution dropdown admonition"><p class="admonition-title">Solution to 2</p></div>'
+    assert solutions_without_their_code(full + empty + cell) == ["Solution to 2"]
+
+
+@pytest.mark.book
+def test_every_solution_dropdown_holds_its_code(built_book):
+    empty = {page.name: found for page in sorted((built_book["html"] / "chapters").glob("*.html"))
+             if (found := solutions_without_their_code(page.read_text()))}
+    assert not empty, f"solutions whose code is outside the dropdown: {empty}"
