@@ -103,7 +103,7 @@ def test_code_cells_and_their_outputs_are_on_the_page(visited, page_info, built_
 @pytest.mark.parametrize("page_info", PAGES, ids=_ids(PAGES))
 def test_controls_that_need_a_kernel_are_announced_with_a_live_launch(visited, page_info):
     """Python-side widget controls do nothing in the static page: the page must say so and
-    link to Binder (the {needs-kernel} directive, selfattn/sphinxext/needs_kernel.py)."""
+    link to Binder (a needs-kernel notice, selfattn/sphinxext/needs_kernel.py)."""
     facts = visited(page_info)["facts"]
     if not facts["kernelControls"]:
         return
@@ -111,7 +111,8 @@ def test_controls_that_need_a_kernel_are_announced_with_a_live_launch(visited, p
     assert notices, (
         f"{page_info['html']} shows controls that need a Python kernel "
         f"({', '.join(facts['kernelControls'][:5])}) but no needs-kernel notice with a Binder link; "
-        "put a markdown cell with ```{needs-kernel}``` right above the widget")
+        "put an admonition of class needs-kernel (`:class: warning needs-kernel`, see the README) "
+        "right above the widget")
 
 
 @pytest.mark.parametrize("page_info", PAGES, ids=_ids(PAGES))
