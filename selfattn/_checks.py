@@ -100,15 +100,22 @@ def shape(a) -> tuple:
     return tuple(a.shape)
 
 
+def as_array(x, name: str):
+    """``x`` as a NumPy array (a tensor is returned as it is); a ragged nested list is refused by name."""
+    if is_tensor(x):
+        return x
+    try:
+        return np.asarray(x)
+    except ValueError as exc:  # ragged nested lists
+        raise ValueError(f"{name} cannot be made into an array: {exc}") from None
+
+
 def float_array(x, name: str) -> np.ndarray:
     """``x`` as a NumPy float array: float32 and float64 are kept, integers become float64."""
     if is_tensor(x):
         raise ValueError(f"{name} is a torch.Tensor; the NumPy functions take arrays: "
                          f"pass {name}.detach().numpy(), or use the twin in selfattn.nn")
-    try:
-        arr = np.asarray(x)
-    except ValueError as exc:  # ragged nested lists
-        raise ValueError(f"{name} cannot be made into an array: {exc}") from None
+    arr = as_array(x, name)
     if arr.dtype == np.bool_ or not np.issubdtype(arr.dtype, np.number):
         raise ValueError(f"{name} must hold numbers, got dtype {arr.dtype}")
     if np.iscomplexobj(arr):
@@ -298,7 +305,7 @@ def projection_matrices(W_q, W_k, W_v) -> tuple:
 
 
 # --------------------------------------------------------------------------- #
-# added for dotproduct, display and models
+# vectors and table records
 # --------------------------------------------------------------------------- #
 def vector(x, name: str) -> np.ndarray:
     """One finite vector (1-D, at least one entry) as a float64 array."""
@@ -405,7 +412,7 @@ def axis(value, a, name: str) -> int:
 
 
 # --------------------------------------------------------------------------- #
-# added for the exercise checkers (selfattn.exercises)
+# tolerances
 # --------------------------------------------------------------------------- #
 def non_negative_number(value, name: str) -> float:
     """A finite number of at least zero, such as a tolerance, as a ``float``."""
@@ -416,7 +423,7 @@ def non_negative_number(value, name: str) -> float:
 
 
 # --------------------------------------------------------------------------- #
-# added for display and scale
+# lists of names and words
 # --------------------------------------------------------------------------- #
 def sequence(value, name: str, what: str) -> list:
     """``value`` as a list: any iterable but a string (``"abc"`` is one name, not three letters)."""
@@ -437,19 +444,8 @@ def words(tokens, name: str, what: str = "a list of words such as ['the', 'cat']
 
 
 # --------------------------------------------------------------------------- #
-# added by the bad-input hunt: the NumPy and PyTorch paths told apart, ragged
-# masks, inputs without tokens, and the arguments around the core
+# inputs of the layers and the helpers around the core
 # --------------------------------------------------------------------------- #
-def as_array(x, name: str):
-    """``x`` as a NumPy array (a tensor is returned as it is); a ragged nested list is refused by name."""
-    if is_tensor(x):
-        return x
-    try:
-        return np.asarray(x)
-    except ValueError as exc:  # ragged nested lists
-        raise ValueError(f"{name} cannot be made into an array: {exc}") from None
-
-
 def finite_input(x, name: str, minimum: int, layout: str, tensor: bool = False):
     """``x`` as a float array (a float tensor if ``tensor``) of at least ``minimum`` dimensions, finite."""
     x = float_tensor(x, name) if tensor else float_array(x, name)
@@ -489,8 +485,7 @@ def float_dtype(value, name: str = "dtype"):
 
 
 # --------------------------------------------------------------------------- #
-# added by the bad-input hunt: the helpers around the core (scale, display,
-# exercises, models, training, book, plotting)
+# arguments of scale, display, exercises, models, training and book
 # --------------------------------------------------------------------------- #
 def string(value, name: str) -> str:
     """A non-empty ``str``, such as a name or a label."""
