@@ -45,6 +45,8 @@ __all__ = [
     "xlnet_params",
     "attention_params",
     "attention_flops",
+    "block_flops",
+    "grouped_attention_params",
     "attention_matrix_bytes",
     "attention_sizing",
     "explain_sizing",
@@ -697,6 +699,96 @@ def attention_flops(d_model: int, n_heads: int, n: int) -> dict:
     n = _checks.positive_int(n, "n")
     parts = {"projections": 4 * 2 * n * d * d, "scores": 2 * n * n * d, "weighted_sum": 2 * n * n * d}
     parts["total"] = sum(parts.values())
+    return parts
+
+
+def grouped_attention_params(d_model: int, n_heads: int, n_kv_heads: int, bias: bool = True) -> int:
+    """Parameters of an attention layer whose keys and values have only ``n_kv_heads`` heads.
+
+    Multi-query attention (``n_kv_heads = 1``, Shazeer 2019) and grouped-query
+    attention (``1 < n_kv_heads < n_heads``, Ainslie et al. 2023) keep ``n_heads``
+    query heads of ``d_head = d_model / n_heads`` columns but give ``W_k`` and
+    ``W_v`` only ``n_kv_heads * d_head`` columns, shared by groups of query heads:
+    ``2 d^2 + 2 d g d_head`` matrix entries (``+ 2 d + 2 g d_head`` biases).
+    With ``n_kv_heads = n_heads`` it is :func:`attention_params`.
+
+    Parameters
+    ----------
+    d_model, n_heads : int
+        Width and number of query heads; ``n_heads`` must divide ``d_model``.
+    n_kv_heads : int
+        Number of key/value heads; must divide ``n_heads``.
+    bias : bool, default True
+        Count the biases of the four projections.
+
+    Returns
+    -------
+    int
+
+    Raises
+    ------
+    ValueError
+        If a size is not a positive whole number, a division is not whole or
+        ``bias`` is not ``True`` or ``False``.
+
+    Examples
+    --------
+    >>> from selfattn.sizing import grouped_attention_params
+    >>> grouped_attention_params(768, 12, 12) == attention_params(768, 12)
+    True
+    >>> grouped_attention_params(768, 12, 1, bias=False)   # multi-query
+    1277952
+    """
+    d = _checks.positive_int(d_model, "d_model")
+    d_head = _checks.head_size(d, n_heads)
+    g = _checks.positive_int(n_kv_heads, "n_kv_heads")
+    if n_heads % g:
+        raise ValueError(
+            f"n_kv_heads={g} must divide n_heads={n_heads}: each key/value head "
+            "serves the same number of query heads")
+    kv = g * d_head
+    biases = 2 * d + 2 * kv if _checks.flag(bias, "bias") else 0
+    return 2 * d * d + 2 * d * kv + biases
+
+
+def block_flops(d_model: int, n_heads: int, n: int, d_ff: int | None = None) -> dict:
+    """Forward FLOPs of one Transformer block: the attention layer and its MLP.
+
+    The attention parts are those of :func:`attention_flops`; the MLP's two
+    dense layers ``d -> d_ff -> d`` cost ``2 n d d_ff`` each (a multiply-add
+    counts 2). Layer norms, biases, the softmax and the activation are left out.
+
+    Parameters
+    ----------
+    d_model, n_heads, n : int
+        Width, number of heads (dividing ``d_model``) and number of tokens.
+    d_ff : int, optional
+        Width of the MLP; ``4 * d_model`` (GPT-2, BERT) when not given.
+
+    Returns
+    -------
+    dict
+        ``projections``, ``scores``, ``weighted_sum``, ``mlp``, ``total`` and
+        ``quadratic_share``, the part of ``total`` in the ``n^2`` terms.
+
+    Raises
+    ------
+    ValueError
+        If a number is not a positive whole number or ``d_model`` is not
+        divisible by ``n_heads``.
+
+    Examples
+    --------
+    >>> from selfattn.sizing import block_flops
+    >>> round(block_flops(768, 12, 1024)["quadratic_share"], 3)
+    0.182
+    """
+    parts = attention_flops(d_model, n_heads, n)
+    del parts["total"]
+    d = _checks.positive_int(d_model, "d_model")
+    parts["mlp"] = 2 * (2 * n * d * _width(d_ff, d))  # d -> d_ff -> d
+    parts["total"] = sum(parts.values())
+    parts["quadratic_share"] = (parts["scores"] + parts["weighted_sum"]) / parts["total"]
     return parts
 
 

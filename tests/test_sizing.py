@@ -534,3 +534,41 @@ def test_family_counts_name_the_size_that_is_wrong(call, words):
         call()
     for w in words:
         assert w in str(err.value), f"{w!r} missing from: {err.value}"
+
+
+# --------------------------------------------------------------------------- #
+# a whole block, and keys/values with fewer heads (chapter 6, issue 11)
+# --------------------------------------------------------------------------- #
+def test_block_flops_match_a_hand_count_of_gpt2_small_at_1024_tokens():
+    # By hand, d = 768, n = 1024, d_ff = 4 d = 3072, a multiply-add = 2 FLOPs:
+    #   Q, K, V, O projections: 4 x 2 x 1024 x 768 x 768   =  4,831,838,208
+    #   scores Q K^T and A V:   2 x (2 x 1024 x 1024 x 768) =  3,221,225,472
+    #   MLP 768 -> 3072 -> 768: 2 x (2 x 1024 x 768 x 3072) =  9,663,676,416
+    #   total                                               = 17,716,740,096
+    # so the n^2 terms are 3,221,225,472 / 17,716,740,096 = 2/11 of the block,
+    # against 3,221,225,472 / 8,053,063,680 = 2/5 of the attention layer alone.
+    f = sizing.block_flops(768, 12, 1024)
+    assert f["mlp"] == 9_663_676_416
+    assert f["total"] == 17_716_740_096
+    assert f["quadratic_share"] == pytest.approx(2 / 11)
+    assert sizing.attention_sizing(768, 12, 1024)["flops_quadratic_share"] == pytest.approx(2 / 5)
+    assert sizing.block_flops(768, 12, 1024, d_ff=768)["mlp"] == 2_415_919_104
+
+
+@pytest.mark.parametrize("d, h, g", [(768, 12, 12), (768, 12, 4), (768, 12, 1), (64, 8, 2)])
+def test_grouped_attention_params_match_the_projection_shapes_in_torch(d, h, g):
+    # independent: Linear layers of the shapes of a grouped-query layer
+    # (as in transformers' LlamaAttention: q_proj d -> d, k_proj and v_proj
+    # d -> g * d_head, o_proj d -> d)
+    kv = g * (d // h)
+    for bias in (True, False):
+        layers = [nn.Linear(d, d, bias=bias, device=META), nn.Linear(d, kv, bias=bias, device=META),
+                  nn.Linear(d, kv, bias=bias, device=META), nn.Linear(d, d, bias=bias, device=META)]
+        assert sizing.grouped_attention_params(d, h, g, bias=bias) == _numel(*layers)
+
+
+def test_grouped_attention_needs_key_value_heads_that_divide_the_query_heads():
+    with pytest.raises(ValueError, match="n_kv_heads=5 must divide n_heads=12"):
+        sizing.grouped_attention_params(768, 12, 5)
+    with pytest.raises(ValueError, match="n_kv_heads"):
+        sizing.grouped_attention_params(768, 12, 0)
