@@ -28,13 +28,13 @@ def attention_grads_numpy(X, W_q, W_k, W_v, Y):
         \frac{\partial L}{\partial A} = \frac{\partial L}{\partial O} V^\top, \quad
         \frac{\partial L}{\partial V} = A^\top \frac{\partial L}{\partial O},
 
-        \frac{\partial L}{\partial S} = A \odot \Big(\frac{\partial L}{\partial A}
+        \frac{\partial L}{\partial S} = \frac{1}{\sqrt{d_k}}\, A \odot \Big(\frac{\partial L}{\partial A}
             - \operatorname{rowsum}\big(\tfrac{\partial L}{\partial A} \odot A\big)\Big), \quad
-        \frac{\partial L}{\partial Q} = \frac{1}{\sqrt{d_k}} \frac{\partial L}{\partial S} K, \quad
-        \frac{\partial L}{\partial K} = \frac{1}{\sqrt{d_k}}
-            \Big(\frac{\partial L}{\partial S}\Big)^{\!\top} Q,
+        \frac{\partial L}{\partial Q} = \frac{\partial L}{\partial S} K, \quad
+        \frac{\partial L}{\partial K} = \Big(\frac{\partial L}{\partial S}\Big)^{\!\top} Q,
 
-    and :math:`\partial L / \partial W_q = X^\top \partial L / \partial Q`, the same for
+    with :math:`S = Q K^\top` the raw scores (the course's notation) and
+    :math:`A = \operatorname{softmax}(S / \sqrt{d_k})`, and :math:`\partial L / \partial W_q = X^\top \partial L / \partial Q`, the same for
     :math:`W_k` and :math:`W_v`. Everything is computed in float64.
 
     Parameters
@@ -87,11 +87,11 @@ def attention_grads_numpy(X, W_q, W_k, W_v, Y):
     scale = _checks.scale(None, d_k)  # 1 / sqrt(d_k)
     # forward pass
     Q, K, V = X @ W_q, X @ W_k, X @ W_v  # (n, d_k), (n, d_k), (n, d_v): Q = X W_q, ...
-    S = Q @ K.T * scale  # (n, n): S = Q K^T / sqrt(d_k)
-    S_max = S.max(axis=1, keepdims=True)  # (n, 1)
+    S = Q @ K.T  # (n, n): S = Q K^T, the raw scores
+    S_max = (S * scale).max(axis=1, keepdims=True)  # (n, 1)
     _checks.scores_overflow(S_max)
-    A = np.exp(S - S_max)
-    A /= A.sum(axis=1, keepdims=True)  # (n, n): A = softmax(S), each row sums to 1
+    A = np.exp(S * scale - S_max)
+    A /= A.sum(axis=1, keepdims=True)  # (n, n): A = softmax(S / sqrt(d_k)), rows sum to 1
     O = A @ V  # (n, d_v): O = A V
     loss = 0.5 * np.sum((O - Y) ** 2) / n  # L = sum (O - Y)^2 / 2n
     _checks.finite_result(loss, "the loss", "O = A V or Y overflows float64: rescale X, W_v or Y")
@@ -99,7 +99,8 @@ def attention_grads_numpy(X, W_q, W_k, W_v, Y):
     dO = (O - Y) / n  # (n, d_v): dL/dO = (O - Y) / n
     dA = dO @ V.T  # (n, n): dL/dA = dL/dO V^T
     dV = A.T @ dO  # (n, d_v): dL/dV = A^T dL/dO
-    dS = A * (dA - np.sum(dA * A, axis=1, keepdims=True))  # (n, n): softmax backward, row by row
-    dQ = dS @ K * scale  # (n, d_k): dL/dQ = dL/dS K / sqrt(d_k)
-    dK = dS.T @ Q * scale  # (n, d_k): dL/dK = (dL/dS)^T Q / sqrt(d_k)
+    # (n, n): softmax backward, row by row, then the scale: dL/dS for the raw S
+    dS = A * (dA - np.sum(dA * A, axis=1, keepdims=True)) * scale
+    dQ = dS @ K  # (n, d_k): dL/dQ = dL/dS K
+    dK = dS.T @ Q  # (n, d_k): dL/dK = (dL/dS)^T Q
     return float(loss), {"W_q": X.T @ dQ, "W_k": X.T @ dK, "W_v": X.T @ dV}  # dL/dW = X^T dL/d(X W)
