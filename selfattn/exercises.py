@@ -745,3 +745,148 @@ def check_dot_product(answer, a, b) -> bool:
         )
     _compare(ans, expected, name, tol)
     return _ok(f"{name} is {float(expected):.6g}.")
+
+
+# ---- ch34 ----
+def _projection_cases():
+    """Seeded cases (description, X, W_q, W_k, W_v) for the chapter 3 and 4 builders."""
+    rng = np.random.default_rng(34)
+    cases = []
+    for n, d_model, d_k, d_v in ((4, 5, 3, 2), (3, 6, 3, 4), (6, 4, 2, 3)):
+        X = rng.normal(size=(n, d_model))
+        W_q, W_k = rng.normal(size=(d_model, d_k)), rng.normal(size=(d_model, d_k))
+        W_v = rng.normal(size=(d_model, d_v))
+        desc = f"case n={n}, d_model={d_model}, d_k={d_k}, d_v={d_v}"
+        cases.append((desc, X, W_q, W_k, W_v))
+    return cases
+
+
+def _call_builder(fn, desc: str, *args):
+    """``fn(*args)`` on copies; a learner's exception becomes a CheckError naming the case."""
+    try:
+        return fn(*(a.copy() for a in args))
+    except CheckError:
+        raise
+    except Exception as exc:
+        raise CheckError(f"{desc}: your function raised {type(exc).__name__}: {exc}") from exc
+
+
+def check_score_matrix_torch(fn) -> bool:
+    """Check ``fn(X, W_q, W_k)``, the raw scores ``(X W_q)(X W_k)^T``, against PyTorch.
+
+    The reference is computed with ``torch`` on seeded cases whose sizes all
+    differ (``n``, ``d_model``, ``d_k``), plus one with ``n = d_k``, where
+    ``Q @ K`` without the transpose runs.
+
+    Parameters
+    ----------
+    fn : callable
+        The learner's function; it returns the ``(n, n)`` raw score matrix.
+
+    Returns
+    -------
+    bool
+        ``True`` after printing ``"Correct: ..."``.
+
+    Raises
+    ------
+    CheckError
+        Naming the case and the mistake (transpose, keys made with ``W_q``, a scale).
+    ValueError
+        If ``fn`` is not callable.
+
+    Examples
+    --------
+    >>> from selfattn.exercises import check_score_matrix_torch
+    >>> check_score_matrix_torch(lambda X, W_q, W_k: (X @ W_q) @ (X @ W_k).T)
+    Correct: your score_matrix matches PyTorch in all 3 cases.
+    True
+    """
+    import torch
+
+    if not callable(fn):
+        raise ValueError("check_score_matrix_torch takes your function itself, as in "
+                         f"check_score_matrix_torch(score_matrix), got a {type(fn).__name__}")
+    cases = _projection_cases()
+    for desc, X, W_q, W_k, _ in cases:
+        tX, tq, tk = (torch.from_numpy(a) for a in (X, W_q, W_k))
+        expected = ((tX @ tq) @ (tX @ tk).T).numpy()  # (n, n)
+        ans, dtype = _answer(_call_builder(fn, desc, X, W_q, W_k), "your scores")
+        tol = _tolerance(dtype)
+        if ans.shape == expected.shape and not tol.close(ans, expected):
+            d_k = W_q.shape[1]
+            if tol.close(ans, expected.T):
+                raise CheckError(f"{desc}: your matrix is the transpose of the scores (K Q^T): "
+                                 "rows must be queries. Compute Q @ K.T.")
+            if tol.close(ans, expected / math.sqrt(d_k)):
+                raise CheckError(f"{desc}: your scores are divided by sqrt(d_k); "
+                                 "this function returns the raw scores Q @ K.T.")
+            if tol.close(ans, ((tX @ tq) @ (tX @ tq).T).numpy()):
+                raise CheckError(f"{desc}: your keys are made with W_q; make them with W_k.")
+        try:
+            _compare(ans, expected, "your scores", tol)
+        except CheckError as err:
+            raise CheckError(f"{desc}, against PyTorch: {err}") from None
+    return _ok(f"your score_matrix matches PyTorch in all {len(cases)} cases.")
+
+
+def check_context_vectors_torch(fn) -> bool:
+    """Check ``fn(X, W_q, W_k, W_v)``, all context vectors, against PyTorch.
+
+    The reference is ``torch.nn.functional.scaled_dot_product_attention`` on
+    ``X W_q``, ``X W_k`` and ``X W_v`` (no mask, scale ``1/sqrt(d_k)``).
+
+    Parameters
+    ----------
+    fn : callable
+        The learner's function; it returns the ``(n, d_v)`` context vectors.
+
+    Returns
+    -------
+    bool
+        ``True`` after printing ``"Correct: ..."``.
+
+    Raises
+    ------
+    CheckError
+        Naming the case and the mistake (``weights.T @ v``, no scale).
+    ValueError
+        If ``fn`` is not callable.
+
+    Examples
+    --------
+    >>> from selfattn import scaled_dot_product_attention
+    >>> from selfattn.exercises import check_context_vectors_torch
+    >>> def context_vectors(X, W_q, W_k, W_v):
+    ...     return scaled_dot_product_attention(X @ W_q, X @ W_k, X @ W_v)[0]
+    >>> check_context_vectors_torch(context_vectors)
+    Correct: your context vectors match torch.nn.functional.scaled_dot_product_attention in all 3 cases.
+    True
+    """
+    import torch
+    import torch.nn.functional as F
+
+    if not callable(fn):
+        raise ValueError("check_context_vectors_torch takes your function itself, as in "
+                         f"check_context_vectors_torch(context_vectors), got a {type(fn).__name__}")
+    cases = _projection_cases()
+    for desc, X, W_q, W_k, W_v in cases:
+        tX = torch.from_numpy(X)
+        q, k, v = (tX @ torch.from_numpy(W) for W in (W_q, W_k, W_v))
+        expected = F.scaled_dot_product_attention(q, k, v).numpy()  # (n, d_v)
+        ans, dtype = _answer(_call_builder(fn, desc, X, W_q, W_k, W_v), "your context vectors")
+        tol = _tolerance(dtype)
+        if ans.shape == expected.shape and not tol.close(ans, expected):
+            weights = torch.softmax(q @ k.T / math.sqrt(k.shape[-1]), dim=-1)  # (n, n)
+            raw = torch.softmax(q @ k.T, dim=-1)  # (n, n), no scale
+            if tol.close(ans, (weights.T @ v).numpy()):
+                raise CheckError(f"{desc}: your output is weights.T @ v; use weights @ v.")
+            if tol.close(ans, (raw @ v).numpy()):
+                raise CheckError(f"{desc}: your scores are not scaled: divide Q @ K.T by sqrt(d_k) "
+                                 "before the softmax.")
+        try:
+            _compare(ans, expected, "your context vectors", tol)
+        except CheckError as err:
+            raise CheckError(f"{desc}, against PyTorch: {err}") from None
+    return _ok("your context vectors match torch.nn.functional.scaled_dot_product_attention "
+               f"in all {len(cases)} cases.")
