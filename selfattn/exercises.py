@@ -747,6 +747,68 @@ def check_dot_product(answer, a, b) -> bool:
     return _ok(f"{name} is {float(expected):.6g}.")
 
 
+# ---- ch5 ----
+def check_attention_torch(fn) -> bool:
+    """Check ``fn(q, k, v, mask=..., scale=...)`` against PyTorch, not against ``selfattn``.
+
+    The reference is ``torch.nn.functional.scaled_dot_product_attention`` for
+    the output (its boolean ``attn_mask`` has this course's polarity, ``True``
+    = may attend) and ``torch.softmax`` over the masked, scaled scores for the
+    weights, on the cases of :func:`check_attention`.
+
+    Parameters
+    ----------
+    fn : callable
+        The learner's attention function; it returns ``(output, weights)``.
+
+    Returns
+    -------
+    bool
+        ``True`` after printing ``"Correct: ..."``.
+
+    Raises
+    ------
+    CheckError
+        Naming the case, and whether the weights or the output differ.
+    ValueError
+        If ``fn`` is not callable.
+    ImportError
+        If PyTorch is not installed.
+
+    Examples
+    --------
+    >>> from selfattn import scaled_dot_product_attention
+    >>> from selfattn.exercises import check_attention_torch
+    >>> check_attention_torch(scaled_dot_product_attention)
+    Correct: your attention function matches torch.nn.functional.scaled_dot_product_attention in all 4 cases.
+    True
+    """
+    import torch
+    import torch.nn.functional as F
+
+    if not callable(fn):
+        raise ValueError("check_attention_torch takes your function itself, as in "
+                         f"check_attention_torch(my_attention), got a {type(fn).__name__}")
+    cases = _attention_cases()
+    for desc, q, k, v, mask, scale in cases:
+        out, w = _call(fn, desc, q, k, v, mask, scale)
+        tq, tk, tv = (torch.from_numpy(a) for a in (q, k, v))
+        tm = None if mask is None else torch.from_numpy(mask.copy())
+        exp_out = F.scaled_dot_product_attention(tq, tk, tv, attn_mask=tm, scale=scale).numpy()
+        s = tq @ tk.T * (1 / math.sqrt(q.shape[-1]) if scale is None else scale)
+        if tm is not None:
+            s = s.masked_fill(~tm, float("-inf"))
+        exp_w = torch.softmax(s, dim=-1).numpy()
+        for answer, expected, name in ((w, exp_w, "your weights"), (out, exp_out, "your output")):
+            try:
+                a, dtype = _answer(answer, name)
+                _compare(a, expected, name, _tolerance(dtype))
+            except CheckError as err:
+                raise CheckError(f"{desc}, against PyTorch: {err}") from None
+    return _ok("your attention function matches torch.nn.functional.scaled_dot_product_attention "
+               f"in all {len(cases)} cases.")
+
+
 # ---- ch34 ----
 def _projection_cases():
     """Seeded cases (description, X, W_q, W_k, W_v) for the chapter 3 and 4 builders."""
