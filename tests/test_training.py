@@ -567,3 +567,17 @@ def test_load_weights_names_a_file_that_is_not_a_weights_file(tmp_path):
     path.write_text("not a zip archive")
     with pytest.raises(ValueError, match=r"^path '.*notes.npz' is not a weights file written by save_weights"):
         training.load_weights(path)
+
+
+def test_value_ablation_changes_only_what_it_reads():
+    """Zeroing a value the masked model cannot attend to changes nothing; zeroing the
+    referent's value (weight > 0.5 on it) must change the answer's probability."""
+    model = training.load_pretrained()
+    heldout = coref.split()[1]
+    adj = training.value_ablation(model, heldout, position=-1)
+    assert adj["accuracy_ablated"] == adj["accuracy"]
+    assert adj["p_referent_ablated"] == pytest.approx(adj["p_referent"], abs=1e-12)
+    first = [e for e in heldout if e.referent_pos == 1]
+    ref = training.value_ablation(model, first, position=1)
+    assert ref["p_referent"] > 0.95
+    assert ref["p_referent_ablated"] < ref["p_referent"] - 0.3
