@@ -952,3 +952,146 @@ def check_context_vectors_torch(fn) -> bool:
             raise CheckError(f"{desc}, against PyTorch: {err}") from None
     return _ok("your context vectors match torch.nn.functional.scaled_dot_product_attention "
                f"in all {len(cases)} cases.")
+
+
+# ---- ch12 ----
+def _ch12_cases():
+    """Seeded cases (description, x, W_q, W_k, W_v) for the chapter 1 and 2 builders."""
+    rng = np.random.default_rng(12)
+    cases = []
+    for n, d_model, d_k, d_v in ((4, 5, 3, 3), (6, 4, 2, 5), (1, 3, 4, 2)):
+        x = rng.normal(size=(n, d_model))
+        Ws = [rng.normal(size=(d_model, d)) for d in (d_k, d_k, d_v)]
+        cases.append((f"{n} words, d_model={d_model}, d_k={d_k}, d_v={d_v}", x, *Ws))
+    return cases
+
+
+def _torch_linear(W):
+    """``torch.nn.Linear`` without bias computing ``x @ W``: it stores ``W`` transposed."""
+    import torch
+
+    lin = torch.nn.Linear(W.shape[0], W.shape[1], bias=False, dtype=torch.float64)
+    with torch.no_grad():
+        lin.weight.copy_(torch.from_numpy(W.T))  # (d_out, d_in)
+    return lin
+
+
+def check_queries_torch(fn) -> bool:
+    """Check ``fn(X, W_q)`` (the queries ``X @ W_q``) against ``torch.nn.Linear``.
+
+    The reference is ``torch.nn.Linear(d_model, d_k, bias=False)`` whose
+    weight is ``W_q`` transposed (PyTorch stores ``(d_k, d_model)``).
+
+    Parameters
+    ----------
+    fn : callable
+        The learner's ``queries(X, W_q)``, returning shape ``(n, d_k)``.
+
+    Returns
+    -------
+    bool
+        ``True`` after printing ``"Correct: ..."``.
+
+    Raises
+    ------
+    CheckError
+        Naming the case and what differs.
+    ValueError
+        If ``fn`` is not callable.
+
+    Examples
+    --------
+    >>> from selfattn.exercises import check_queries_torch
+    >>> check_queries_torch(lambda X, W_q: X @ W_q)
+    Correct: your queries match torch.nn.Linear(bias=False) in all 3 cases.
+    True
+    """
+    import torch
+
+    if not callable(fn):
+        raise ValueError("check_queries_torch takes your function itself, as in "
+                         f"check_queries_torch(queries), got a {type(fn).__name__}")
+    cases = _ch12_cases()
+    for desc, x, W_q, _, _ in cases:
+        with torch.no_grad():
+            expected = _torch_linear(W_q)(torch.from_numpy(x)).numpy()  # (n, d_k)
+        try:
+            result = fn(x.copy(), W_q.copy())
+        except Exception as exc:
+            raise CheckError(f"{desc}: your function raised {type(exc).__name__}: {exc}") from exc
+        try:
+            ans, dtype = _answer(result, "your queries")
+            if ans.shape == (W_q.shape[1], x.shape[0]) and ans.shape != expected.shape:
+                raise CheckError("your queries are transposed: one row per word, X @ W_q.")
+            _compare(ans, expected, "your queries", _tolerance(dtype))
+        except CheckError as err:
+            raise CheckError(f"{desc}, against PyTorch: {err}") from None
+    return _ok(f"your queries match torch.nn.Linear(bias=False) in all {len(cases)} cases.")
+
+
+def check_four_steps_torch(fn) -> bool:
+    """Check ``fn(X, W_q, W_k, W_v)`` (the four steps, returning ``(output, weights)``) against PyTorch.
+
+    The references are three ``torch.nn.Linear(bias=False)`` layers for the
+    projections, ``torch.softmax`` of the scaled scores for the weights and
+    ``torch.nn.functional.scaled_dot_product_attention`` for the output.
+
+    Parameters
+    ----------
+    fn : callable
+        The learner's function of ``(X, W_q, W_k, W_v)``.
+
+    Returns
+    -------
+    bool
+        ``True`` after printing ``"Correct: ..."``.
+
+    Raises
+    ------
+    CheckError
+        Naming the case, and whether the weights or the output differ.
+    ValueError
+        If ``fn`` is not callable.
+
+    Examples
+    --------
+    >>> from selfattn.exercises import check_four_steps_torch
+    >>> from selfattn import scaled_dot_product_attention as sdpa
+    >>> check_four_steps_torch(lambda X, Wq, Wk, Wv: sdpa(X @ Wq, X @ Wk, X @ Wv))
+    Correct: your four steps match torch.nn.functional.scaled_dot_product_attention in all 3 cases.
+    True
+    """
+    import torch
+    import torch.nn.functional as F
+
+    if not callable(fn):
+        raise ValueError("check_four_steps_torch takes your function itself, as in "
+                         f"check_four_steps_torch(attention), got a {type(fn).__name__}")
+    cases = _ch12_cases()
+    for desc, x, W_q, W_k, W_v in cases:
+        tx = torch.from_numpy(x)
+        with torch.no_grad():
+            q, k, v = (_torch_linear(W)(tx) for W in (W_q, W_k, W_v))
+            exp_out = F.scaled_dot_product_attention(q, k, v).numpy()  # (n, d_v)
+            exp_w = torch.softmax(q @ k.T / math.sqrt(W_q.shape[1]), dim=-1).numpy()  # (n, n)
+        try:
+            result = fn(x.copy(), W_q.copy(), W_k.copy(), W_v.copy())
+        except Exception as exc:
+            raise CheckError(f"{desc}: your function raised {type(exc).__name__}: {exc}") from exc
+        if not isinstance(result, (tuple, list)) or len(result) != 2:
+            raise CheckError(f"{desc}: your function must return a pair (output, weights), "
+                             f"got {type(result).__name__}")
+        out, w = result
+        for answer, expected, name in ((w, exp_w, "your weights"), (out, exp_out, "your output")):
+            try:
+                a, dtype = _answer(answer, name)
+                tol = _tolerance(dtype)
+                if (name == "your weights" and a.shape == expected.shape
+                        and not tol.close(a, expected) and tol.close(a, expected.T)):
+                    raise CheckError("your weights are transposed: each ROW must sum to one "
+                                     "(softmax over the keys, axis=-1).")
+                _compare(a, expected, name, tol)
+            except CheckError as err:
+                raise CheckError(f"{desc}, against PyTorch: {err}") from None
+    return _ok("your four steps match torch.nn.functional.scaled_dot_product_attention "
+               f"in all {len(cases)} cases.")
