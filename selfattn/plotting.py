@@ -1025,3 +1025,83 @@ def plot_keys_and_queries(vectors, kinds, *, ax=None, title='Layer-2 keys of the
     ax.legend(fontsize=_VALUE_FONT, loc="best")
     ax.set_title(title)
     return ax
+
+
+# --------------------------------------------------------------------------- #
+# ---- ch6 ---- chapter "Multi-head attention and sizing": the model table
+# --------------------------------------------------------------------------- #
+def plot_width_and_heads(rows, *, ax=None):
+    """Width ``d_model`` against number of heads for the models of the table.
+
+    One point per distinct ``(d_model, n_heads)``, labelled with its head size;
+    heads of 64 are dark circles, other sizes gold triangles, and a dotted line
+    marks ``n_heads = d_model / 64``. Both axes are logarithmic (base 2). Rows
+    without a width or a number of heads (GPT-4) are left out.
+
+    Parameters
+    ----------
+    rows : list of dict
+        As :func:`selfattn.models.load_models` returns: ``d_model``,
+        ``n_heads`` and ``head_dim`` (int or None).
+    ax : matplotlib Axes, optional
+        Defaults to a new page-wide figure.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+
+    Raises
+    ------
+    ValueError
+        If ``rows`` is not a list of such dicts, none has both sizes, or ``ax``
+        is not an Axes.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> from selfattn.models import load_models
+    >>> from selfattn.plotting import plot_width_and_heads
+    >>> ax = plot_width_and_heads(load_models())
+    >>> ax.get_xlabel(), ax.get_ylabel()
+    ('width d_model', 'number of heads')
+    """
+    rows = _checks.records(rows, "rows")
+    points = {}
+    for r in rows:
+        d, h, hd = r.get("d_model"), r.get("n_heads"), r.get("head_dim")
+        if d is not None and h is not None:
+            points[(int(d), int(h))] = None if hd is None else int(hd)
+    if not points:
+        raise ValueError("rows hold no model with both d_model and n_heads; "
+                         "pass what load_models returns")
+    ax = _axes(ax, PAGE_WIDTH, _HEIGHT["plane"])
+    ds = np.array([d for d, _ in points])
+    line = np.geomspace(ds.min(), ds.max(), 50)
+    ax.plot(line, line / 64, ":", color=COLOURS["grey"], label="head size 64: heads = d_model / 64")
+    for is64, marker, colour, label in ((True, "o", "dark", "head size 64"),
+                                        (False, "^", "gold", "other head size")):
+        xy = [(d, h) for (d, h), hd in points.items() if (hd == 64) == is64]
+        if xy:
+            x, y = zip(*xy)
+            ax.plot(x, y, marker, ls="none", color=COLOURS[colour], markersize=8, label=label)
+    for (d, h), hd in points.items():
+        ax.annotate("?" if hd is None else str(hd), (d, h), xytext=(6, -12),
+                    textcoords="offset points", fontsize=_VALUE_FONT)
+    from matplotlib.ticker import NullLocator
+
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log", base=2)
+    for axis, top in ((ax.xaxis, ds.max()), (ax.yaxis, max(h for _, h in points))):
+        ticks = [2**k for k in range(1, 15) if 2 ** (k - 1) <= top]
+        axis.set_ticks(ticks, [str(t) for t in ticks])
+        axis.set_minor_locator(NullLocator())
+    ax.set_xlim(ds.min() / 1.3, ds.max() * 1.3)
+    ax.set_ylim(min(h for _, h in points) / 1.5, max(h for _, h in points) * 1.5)
+    ax.set(xlabel="width d_model", ylabel="number of heads",
+           title="Wider models have more heads (label: head size)")
+    ax.legend(fontsize=_VALUE_FONT, loc="upper left")
+    return ax
+
+
+__all__.append("plot_width_and_heads")
