@@ -1095,3 +1095,162 @@ def check_four_steps_torch(fn) -> bool:
                 raise CheckError(f"{desc}, against PyTorch: {err}") from None
     return _ok("your four steps match torch.nn.functional.scaled_dot_product_attention "
                f"in all {len(cases)} cases.")
+
+
+# ---- ch7 ----
+def _mha_numpy(x, W_q, W_k, W_v, W_o, n_heads, key_padding_mask=None, causal=False,
+               scale="head", split="transpose", polarity="may attend", out_proj=True):
+    """Multi-head self-attention in NumPy, right (the defaults) or with one typical mistake."""
+    n, d = x.shape
+    d_h = d // n_heads
+
+    def heads(m):  # (n, d) -> (h, n, d_h)
+        if split == "transpose":
+            return m.reshape(n, n_heads, d_h).transpose(1, 0, 2)
+        return m.reshape(n_heads, n, d_h)  # the mistake: rows of different words mixed
+
+    q, k, v = heads(x @ W_q), heads(x @ W_k), heads(x @ W_v)  # (h, n, d_h) each
+    factor = {"head": 1 / math.sqrt(d_h), "model": 1 / math.sqrt(d), "none": 1.0}[scale]
+    s = q @ k.transpose(0, 2, 1) * factor  # (h, n, n)
+    allowed = np.ones((n, n), dtype=bool)
+    if key_padding_mask is not None:
+        allowed &= key_padding_mask[None, :]
+    if causal:
+        allowed &= np.tril(np.ones((n, n), dtype=bool))
+    if polarity != "may attend" and (key_padding_mask is not None or causal):
+        allowed = ~allowed  # the mistake: masks read as True = blocked
+    with np.errstate(invalid="ignore"):
+        s = np.where(allowed, s, -np.inf)
+        a = np.exp(s - s.max(axis=-1, keepdims=True))
+        a = a / a.sum(axis=-1, keepdims=True)  # (h, n, n)
+    if split == "transpose":
+        o = (a @ v).transpose(1, 0, 2).reshape(n, d)  # (n, d): heads side by side
+    else:
+        o = (a @ v).reshape(n, d)
+    return o @ W_o if out_proj else o
+
+
+_MHA_MISTAKES = (
+    ({"scale": "none"}, "you do not divide the scores by sqrt(d_head): each head's scores need "
+                        "the scale 1/sqrt(d_model / n_heads)."),
+    ({"scale": "model"}, "you divide the scores by sqrt(d_model); each head works in "
+                         "d_head = d_model / n_heads dimensions, so divide by sqrt(d_head)."),
+    ({"polarity": "blocked"}, "your mask has the wrong polarity: here True = may attend (the "
+                              "course's convention); torch.nn.MultiheadAttention uses True = "
+                              "blocked, so pass ~mask to it, never to your own code."),
+    ({"split": "reshape"}, "you split the heads with reshape(n_heads, n, d_head) alone: that "
+                           "mixes the rows of different words. Reshape to (n, n_heads, d_head), "
+                           "then transpose to (n_heads, n, d_head); undo both before W_o."),
+    ({"out_proj": False}, "your output skips the output projection: concatenate the heads, "
+                          "then multiply by W_o."),
+)
+
+
+def _mha_cases():
+    """Seeded cases (description, x, W_q, W_k, W_v, W_o, n_heads, key_padding_mask, causal)."""
+    rng = np.random.default_rng(7)
+    n, d = 5, 6
+    pad = np.array([True, True, True, False, False])  # two padding tokens at the end
+    specs = [("one head, no mask", 1, None, False),
+             ("two heads, no mask", 2, None, False),
+             ("two heads, padding mask", 2, pad, False),
+             ("three heads, causal mask", 3, None, True),
+             ("two heads, padding and causal masks", 2, pad, True)]
+    cases = []
+    for desc, h, mask, causal in specs:
+        x = rng.normal(size=(n, d))
+        Ws = [rng.normal(size=(d, d)) for _ in range(4)]
+        cases.append((desc, x, *Ws, h, mask, causal))
+    return cases
+
+
+def _torch_mha(x, W_q, W_k, W_v, W_o, n_heads, key_padding_mask, causal):
+    """``torch.nn.MultiheadAttention`` (bias=False) loaded with the course's matrices."""
+    import torch
+
+    n, d = x.shape
+    layer = torch.nn.MultiheadAttention(d, n_heads, bias=False, batch_first=True,
+                                        dtype=torch.float64)
+    with torch.no_grad():  # PyTorch stores (out, in): the transposes of the course's W
+        layer.in_proj_weight.copy_(torch.from_numpy(np.concatenate([W_q.T, W_k.T, W_v.T])))
+        layer.out_proj.weight.copy_(torch.from_numpy(W_o.T))
+        kpm = None if key_padding_mask is None else torch.from_numpy(~key_padding_mask)[None]
+        am = torch.triu(torch.ones(n, n, dtype=torch.bool), 1) if causal else None
+        out, _ = layer(*(torch.from_numpy(x)[None],) * 3, key_padding_mask=kpm,
+                       attn_mask=am, need_weights=False)  # True = blocked in both masks
+    return out[0].numpy()  # (n, d)
+
+
+def check_multi_head_attention(fn) -> bool:
+    """Check a from-scratch multi-head self-attention against ``torch.nn.MultiheadAttention``.
+
+    ``fn(x, W_q, W_k, W_v, W_o, n_heads, key_padding_mask=None, causal=False)`` takes, in the
+    course's row-vector convention, ``x`` of shape ``(n, d_model)`` and four matrices of shape
+    ``(d_model, d_model)``; head ``i`` uses columns ``i * d_head`` to ``(i + 1) * d_head - 1`` of
+    ``x @ W_q``, ``x @ W_k`` and ``x @ W_v``, with ``d_head = d_model // n_heads``.
+    ``key_padding_mask`` is a bool array ``(n,)``, True = a real word that may be attended to
+    (the course's polarity); ``causal=True`` lets word ``i`` attend to words ``0..i`` only. It
+    returns the output ``(n, d_model)`` (or a pair whose first item is the output). The reference
+    is ``torch.nn.MultiheadAttention(bias=False)`` with the same matrices, transposed to
+    PyTorch's ``(out, in)`` layout and with its masks in its polarity (True = blocked).
+
+    Parameters
+    ----------
+    fn : callable
+        The learner's multi-head attention function.
+
+    Returns
+    -------
+    bool
+        ``True`` after printing ``"Correct: ..."``.
+
+    Raises
+    ------
+    CheckError
+        Naming the case that fails and, when the output matches a typical mistake (no scale, the
+        scale of d_model, the mask's polarity inverted, heads split by reshape without transpose,
+        no output projection), saying which.
+    ValueError
+        If ``fn`` is not callable.
+
+    Examples
+    --------
+    >>> from selfattn.exercises import _mha_numpy, check_multi_head_attention
+    >>> check_multi_head_attention(_mha_numpy)
+    Correct: your multi-head attention matches torch.nn.MultiheadAttention in all 5 cases.
+    True
+    """
+    if not callable(fn):
+        raise ValueError("check_multi_head_attention takes your function itself, as in "
+                         f"check_multi_head_attention(mha), got a {type(fn).__name__}")
+    cases = _mha_cases()
+    for desc, x, W_q, W_k, W_v, W_o, h, mask, causal in cases:
+        expected = _torch_mha(x, W_q, W_k, W_v, W_o, h, mask, causal)
+        args = [a.copy() for a in (x, W_q, W_k, W_v, W_o)]
+        try:
+            result = fn(*args, h, key_padding_mask=None if mask is None else mask.copy(),
+                        causal=causal)
+        except Exception as exc:
+            raise CheckError(f"{desc}: your function raised {type(exc).__name__}: {exc}") from exc
+        if isinstance(result, (tuple, list)):
+            result = result[0]
+        name = "your output"
+        try:
+            ans, dtype = _answer(result, name)
+        except CheckError as err:
+            hint = (" A row with every key masked gives 0/0: check the mask's polarity (here "
+                    "True = may attend)." if mask is not None or causal else "")
+            raise CheckError(f"{desc}: {err}{hint}") from None
+        tol = _tolerance(dtype)
+        if ans.shape == expected.shape and not tol.close(ans, expected):
+            for flags, why in _MHA_MISTAKES:
+                with np.errstate(all="ignore"):
+                    wrong = _mha_numpy(x, W_q, W_k, W_v, W_o, h, mask, causal, **flags)
+                if np.all(np.isfinite(wrong)) and tol.close(ans, wrong):
+                    raise CheckError(f"{desc}: {why}")
+        try:
+            _compare(ans, expected, name, tol)
+        except CheckError as err:
+            raise CheckError(f"{desc}, against torch.nn.MultiheadAttention: {err}") from None
+    return _ok(f"your multi-head attention matches torch.nn.MultiheadAttention in all "
+               f"{len(cases)} cases.")
