@@ -59,6 +59,13 @@ __all__ = [
     "check_context_vector",
     "check_query",
     "check_dot_product",
+    # a learner's function checked against PyTorch
+    "check_queries_torch",
+    "check_four_steps_torch",
+    "check_score_matrix_torch",
+    "check_context_vectors_torch",
+    "check_attention_torch",
+    "check_multi_head_attention",
 ]
 
 _TOLERANCES = {"float64": (1e-9, 1e-6), "float32": (1e-5, 1e-6), "integer": (0.0, 0.0)}  # (rtol, atol)
@@ -747,7 +754,7 @@ def check_dot_product(answer, a, b) -> bool:
     return _ok(f"{name} is {float(expected):.6g}.")
 
 
-# ---- ch5 ----
+# ---- a learner's attention function, against PyTorch (chapter 5) ----
 def check_attention_torch(fn) -> bool:
     """Check ``fn(q, k, v, mask=..., scale=...)`` against PyTorch, not against ``selfattn``.
 
@@ -809,12 +816,12 @@ def check_attention_torch(fn) -> bool:
                f"in all {len(cases)} cases.")
 
 
-# ---- ch34 ----
-def _projection_cases():
-    """Seeded cases (description, X, W_q, W_k, W_v) for the chapter 3 and 4 builders."""
-    rng = np.random.default_rng(34)
+# ---- score matrix and context vectors, against PyTorch (chapters 3, 4) ----
+def _projection_cases(sizes=((4, 5, 3, 2), (3, 6, 3, 4), (6, 4, 2, 3)), seed=34):
+    """Seeded cases (description, X, W_q, W_k, W_v), one per (n, d_model, d_k, d_v) in sizes."""
+    rng = np.random.default_rng(seed)
     cases = []
-    for n, d_model, d_k, d_v in ((4, 5, 3, 2), (3, 6, 3, 4), (6, 4, 2, 3)):
+    for n, d_model, d_k, d_v in sizes:
         X = rng.normal(size=(n, d_model))
         W_q, W_k = rng.normal(size=(d_model, d_k)), rng.normal(size=(d_model, d_k))
         W_v = rng.normal(size=(d_model, d_v))
@@ -954,16 +961,10 @@ def check_context_vectors_torch(fn) -> bool:
                f"in all {len(cases)} cases.")
 
 
-# ---- ch12 ----
+# ---- queries and the four steps, against PyTorch (chapters 1, 2) ----
 def _ch12_cases():
-    """Seeded cases (description, x, W_q, W_k, W_v) for the chapter 1 and 2 builders."""
-    rng = np.random.default_rng(12)
-    cases = []
-    for n, d_model, d_k, d_v in ((4, 5, 3, 3), (6, 4, 2, 5), (1, 3, 4, 2)):
-        x = rng.normal(size=(n, d_model))
-        Ws = [rng.normal(size=(d_model, d)) for d in (d_k, d_k, d_v)]
-        cases.append((f"{n} words, d_model={d_model}, d_k={d_k}, d_v={d_v}", x, *Ws))
-    return cases
+    """The chapter 1 and 2 cases: one of them a single word."""
+    return _projection_cases(sizes=((4, 5, 3, 3), (6, 4, 2, 5), (1, 3, 4, 2)), seed=12)
 
 
 def _torch_linear(W):
@@ -1097,7 +1098,7 @@ def check_four_steps_torch(fn) -> bool:
                f"in all {len(cases)} cases.")
 
 
-# ---- ch7 ----
+# ---- the capstone: multi-head attention, against torch.nn.MultiheadAttention (chapter 7) ----
 def _mha_numpy(x, W_q, W_k, W_v, W_o, n_heads, key_padding_mask=None, causal=False,
                scale="head", split="transpose", polarity="may attend", out_proj=True):
     """Multi-head self-attention in NumPy, right (the defaults) or with one typical mistake."""
