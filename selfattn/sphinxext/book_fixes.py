@@ -75,7 +75,16 @@ SLIDER_NAMES = """document.addEventListener("DOMContentLoaded", function () {
 });"""
 
 
+def _static_path(app):
+    """The book's CSS lives in selfattn/static (selfattn-book.css: the display tables' padding)."""
+    from pathlib import Path
+
+    app.config.html_static_path.append(str(Path(__file__).resolve().parent.parent / "static"))
+
+
 def setup(app):
+    app.connect("builder-inited", _static_path)
+    app.add_css_file("selfattn-book.css")
     app.add_js_file(None, body=MATHJAX2_SHIM)
     app.add_js_file(None, body=SLIDER_NAMES)
     app.connect("html-page-context", dedupe_scripts, priority=900)
