@@ -904,7 +904,8 @@ def explain_sizing(d_model, n_heads, n, dtype: str = "float32") -> str:
     >>> print(explain_sizing(768, 12, 1024))
     head size d_head = 768 / 12 = 64
     parameters of one attention layer: 2,362,368
-    FLOPs for 1024 tokens: 8.1 GFLOP (40% from the n^2 terms)
+    forward FLOPs of the layer for 1024 tokens: 8.1 GFLOP
+      n^2 terms: 40% of the attention layer, 18% of a block with its MLP
     attention matrix (12 x 1024 x 1024, float32): 48.0 MiB
     >>> print(explain_sizing(768, 10, 1024))  # doctest: +NORMALIZE_WHITESPACE
     Not a valid choice: d_model=768 is not divisible by n_heads=10 (768 / 10 = 76.80...);
@@ -923,7 +924,8 @@ def explain_sizing(d_model, n_heads, n, dtype: str = "float32") -> str:
     return "\n".join([
         f"head size d_head = {d} / {h} = {s['head_dim']}",
         f"parameters of one attention layer: {s['params']:,}",
-        f"FLOPs for {n} tokens: {_human(s['flops'], 'FLOP')} "
-        f"({s['flops_quadratic_share']:.0%} from the n^2 terms)",
+        f"forward FLOPs of the layer for {n} tokens: {_human(s['flops'], 'FLOP')}",
+        f"  n^2 terms: {s['flops_quadratic_share']:.0%} of the attention layer, "
+        f"{block_flops(d, h, n)['quadratic_share']:.0%} of a block with its MLP",
         f"attention matrix ({h} x {n} x {n}, {dtype}): {_human(s['matrix_bytes'], 'B', 1024)}",
     ])
