@@ -66,6 +66,7 @@ __all__ = [
     "check_context_vectors_torch",
     "check_attention_torch",
     "check_multi_head_attention",
+    "check_attention_flops_torch",
 ]
 
 _TOLERANCES = {"float64": (1e-9, 1e-6), "float32": (1e-5, 1e-6), "integer": (0.0, 0.0)}  # (rtol, atol)
@@ -1255,3 +1256,102 @@ def check_multi_head_attention(fn) -> bool:
             raise CheckError(f"{desc}, against torch.nn.MultiheadAttention: {err}") from None
     return _ok(f"your multi-head attention matches torch.nn.MultiheadAttention in all "
                f"{len(cases)} cases.")
+
+
+# ---- the FLOPs of one attention layer, against PyTorch's FLOP counter (chapter 7) ----
+_FLOP_CASES = ((64, 4, 10), (48, 3, 7), (32, 8, 16), (96, 12, 4))  # (d_model, n_heads, n)
+
+
+def _torch_attention_flops(d_model: int, n_heads: int, n: int) -> int:
+    """FLOPs that ``torch.utils.flop_counter.FlopCounterMode`` counts in one forward pass of
+    ``torch.nn.MultiheadAttention(bias=False)`` over one sequence of ``n`` tokens.
+
+    ``need_weights=True`` makes PyTorch compute the weights with explicit batched matrix
+    products, which the counter sees; with ``need_weights=False`` it calls the fused
+    ``scaled_dot_product_attention`` kernel, whose CPU version the counter does not count.
+    """
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    torch.manual_seed(0)
+    layer = torch.nn.MultiheadAttention(d_model, n_heads, bias=False, batch_first=True)
+    x = torch.randn(1, n, d_model)
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        layer(x, x, x, need_weights=True, average_attn_weights=False)
+    return int(counter.get_total_flops())
+
+
+def _flop_mistake(ans: int, d: int, h: int, n: int) -> str | None:
+    """Which typical mistake gives ``ans``, if one does."""
+    proj, quad = 8 * n * d * d, 4 * n * n * d  # 4 projections; scores and weighted sum
+    mistakes = {
+        proj // 2 + quad // 2: "every count is half of PyTorch's: a multiply-add is 2 FLOPs, "
+                               "so an (m, k) @ (k, p) product costs 2 m k p",
+        proj * 3 // 4 + quad: "the output projection W_o is missing: there are four "
+                              "d_model x d_model products, not three",
+        proj + quad // 2: "only one of the two n^2 products is counted: the scores Q K^T "
+                          "and the weighted sum A V each cost 2 n^2 d_model",
+        proj + quad * h: "the n^2 products are counted with d_model per head: each of the "
+                         "h heads works on d_head = d_model / h columns",
+        proj: "the n^2 products (scores and weighted sum) are missing",
+        quad: "the projections (x W_q, x W_k, x W_v and the output W_o) are missing",
+    }
+    return mistakes.get(ans)
+
+
+def check_attention_flops_torch(fn) -> bool:
+    """Check ``fn(d_model, n_heads, n)``, the FLOPs of one attention layer, against PyTorch.
+
+    The reference is what ``torch.utils.flop_counter.FlopCounterMode`` counts in a forward
+    pass of ``torch.nn.MultiheadAttention(bias=False)`` over one sequence of ``n`` tokens: the
+    matrix products only (a multiply-add counts 2), no softmax, scale or mask.
+
+    Parameters
+    ----------
+    fn : callable
+        The learner's ``attention_flops(d_model, n_heads, n)``, returning a whole number.
+
+    Returns
+    -------
+    bool
+        ``True`` after printing ``"Correct: ..."``.
+
+    Raises
+    ------
+    CheckError
+        Naming the case and, when the count matches a typical mistake (multiply-adds counted
+        once, no output projection, one n^2 product missing, d_model instead of d_head per
+        head), saying which.
+    ValueError
+        If ``fn`` is not callable.
+
+    Examples
+    --------
+    >>> from selfattn.exercises import check_attention_flops_torch
+    >>> check_attention_flops_torch(lambda d, h, n: 8 * n * d * d + 4 * n * n * d)
+    Correct: your count matches PyTorch's FLOP counter in all 4 cases.
+    True
+    """
+    if not callable(fn):
+        raise ValueError("check_attention_flops_torch takes your function itself, as in "
+                         f"check_attention_flops_torch(attention_flops), got a {type(fn).__name__}")
+    for d, h, n in _FLOP_CASES:
+        desc = f"d_model={d}, n_heads={h}, n={n}"
+        expected = _torch_attention_flops(d, h, n)
+        try:
+            result = fn(d, h, n)
+        except Exception as exc:
+            raise CheckError(f"{desc}: your function raised {type(exc).__name__}: {exc}") from exc
+        if isinstance(result, dict) and "total" in result:
+            result = result["total"]
+        if isinstance(result, (bool, np.bool_)) or not isinstance(result, (int, np.integer, float, np.floating)):
+            raise CheckError(f"{desc}: your function must return a number of FLOPs, "
+                             f"got a {type(result).__name__}")
+        if not np.isfinite(result) or result != int(result):
+            raise CheckError(f"{desc}: a FLOP count is a whole number, got {result!r}")
+        ans = int(result)
+        if ans != expected:
+            why = _flop_mistake(ans, d, h, n)
+            raise CheckError(f"{desc}: you count {ans:,} FLOPs, PyTorch's FLOP counter "
+                             f"{expected:,}" + (f": {why}." if why else "."))
+    return _ok(f"your count matches PyTorch's FLOP counter in all {len(_FLOP_CASES)} cases.")
