@@ -761,3 +761,143 @@ def patch_grid(image_size, patch_size) -> int:
                          f"patches must tile the image; try image_size={fit} or a patch size that "
                          f"divides {image_size}")
     return image_size // patch_size
+
+
+# --------------------------------------------------------------------------- #
+# the transformer block (selfattn.block) and the pretrained encoder (selfattn.pretrained)
+# --------------------------------------------------------------------------- #
+def parameter(a, name: str, expected: tuple, layout: str, dtype=None) -> np.ndarray:
+    """A finite float array of exactly the shape ``expected`` (not copied), in ``dtype`` if given.
+
+    ``layout`` names the sizes, e.g. ``"(d_model,)"`` or ``"(d_model, d_ff)"``; the message
+    gives both shapes.
+    """
+    arr = float_array(a, name)
+    if arr.shape != tuple(expected):
+        raise ValueError(f"{name} must have shape {layout} = {tuple(expected)}, got {arr.shape}")
+    finite(arr, name)
+    return arr if dtype is None else arr.astype(dtype, copy=False)
+
+
+def block_input(x, name: str = "x") -> np.ndarray:
+    """The input of a block or of one of its parts: finite, at least (n, d), at least one token."""
+    x = finite_input(x, name, 2, "(..., n, d_model)")
+    if x.shape[-1] == 0 or x.shape[-2] == 0:
+        raise ValueError(f"{name} must hold at least one token of at least one number, got shape {x.shape}")
+    return x
+
+
+def layer_norm_inputs(x, gamma, beta, eps):
+    """x (..., d), gamma and beta (d,), eps > 0: checked, gamma and beta in the dtype of x."""
+    x = block_input(x)
+    d = x.shape[-1]
+    gamma = parameter(gamma, "gamma", (d,), "(d,) with d the last dimension of x", x.dtype)
+    beta = parameter(beta, "beta", (d,), "(d,) with d the last dimension of x", x.dtype)
+    eps = finite_number(eps, "eps")
+    if eps <= 0:
+        raise ValueError(f"eps must be a small positive number such as 1e-12 (BERT) or 1e-5 (PyTorch), "
+                         f"got {eps!r}")
+    return x, gamma, beta, eps
+
+
+def feed_forward_inputs(x, W1, b1, W2, b2):
+    """x (..., d_model), W1 (d_model, d_ff), b1 (d_ff,), W2 (d_ff, d_model), b2 (d_model,)."""
+    x = block_input(x)
+    d_model = x.shape[-1]
+    W1 = float_array(W1, "W1")
+    if W1.ndim != 2 or W1.shape[0] != d_model:
+        raise ValueError(f"W1 must have shape (d_model, d_ff) with d_model = {d_model} (the last "
+                         f"dimension of x, shape {x.shape}), got {W1.shape}")
+    d_ff = W1.shape[1]
+    W1 = parameter(W1, "W1", (d_model, d_ff), "(d_model, d_ff)", x.dtype)
+    W2 = float_array(W2, "W2")
+    if W2.shape != (d_ff, d_model):
+        raise ValueError(f"W2 must have shape (d_ff, d_model) = {(d_ff, d_model)} to undo W1 {W1.shape}, "
+                         f"got {W2.shape}: W1's columns are W2's rows")
+    W2 = parameter(W2, "W2", (d_ff, d_model), "(d_ff, d_model)", x.dtype)
+    b1 = parameter(b1, "b1", (d_ff,), "(d_ff,), one per column of W1", x.dtype)
+    b2 = parameter(b2, "b2", (d_model,), "(d_model,), one per column of W2", x.dtype)
+    return x, W1, b1, W2, b2
+
+
+def attention_parameters(x, W_q, b_q, W_k, b_k, W_v, b_v, W_o, b_o, n_heads):
+    """x (..., n, d_model); four (d_model, d_model) matrices and four (d_model,) biases; the head size."""
+    x = block_input(x)
+    d_model = x.shape[-1]
+    d_head = head_size(d_model, n_heads)
+    mats = [parameter(W, n, (d_model, d_model), "(d_model, d_model) with d_model the last dimension of x",
+                      x.dtype)
+            for W, n in ((W_q, "W_q"), (W_k, "W_k"), (W_v, "W_v"), (W_o, "W_o"))]
+    biases = [parameter(b, n, (d_model,), "(d_model,)", x.dtype)
+              for b, n in ((b_q, "b_q"), (b_k, "b_k"), (b_v, "b_v"), (b_o, "b_o"))]
+    return x, mats, biases, d_head
+
+
+def block_params(p) -> tuple:
+    """The arrays of a ``BlockParams`` agree: returns ``(d_model, d_ff)``; each wrong shape is named."""
+    W_q = float_array(p.W_q, "W_q")
+    if W_q.ndim != 2 or W_q.shape[0] != W_q.shape[1] or 0 in W_q.shape:
+        raise ValueError(f"W_q must be a square (d_model, d_model) matrix, got shape {W_q.shape}")
+    d_model = W_q.shape[0]
+    W1 = float_array(p.W1, "W1")
+    if W1.ndim != 2 or W1.shape[0] != d_model or W1.shape[1] == 0:
+        raise ValueError(f"W1 must have shape (d_model, d_ff) with d_model = {d_model} (from W_q "
+                         f"{W_q.shape}), got {W1.shape}")
+    d_ff = W1.shape[1]
+    shapes = {"W_k": (d_model, d_model), "W_v": (d_model, d_model), "W_o": (d_model, d_model),
+              "b_q": (d_model,), "b_k": (d_model,), "b_v": (d_model,), "b_o": (d_model,),
+              "ln1_gamma": (d_model,), "ln1_beta": (d_model,), "b1": (d_ff,),
+              "W2": (d_ff, d_model), "b2": (d_model,), "ln2_gamma": (d_model,), "ln2_beta": (d_model,)}
+    for name, expected in shapes.items():
+        arr = float_array(getattr(p, name), name)
+        if arr.shape != expected:
+            what = "(d_ff, d_model)" if name == "W2" else "(d_ff,)" if name == "b1" else \
+                "(d_model, d_model)" if name.startswith("W") else "(d_model,)"
+            raise ValueError(f"{name} must have shape {what} = {expected} (d_model = {d_model} from W_q, "
+                             f"d_ff = {d_ff} from W1), got {arr.shape}")
+        finite(arr, name)
+    finite(W_q, "W_q")
+    finite(W1, "W1")
+    return d_model, d_ff
+
+
+def texts(value, name: str = "sentences") -> list:
+    """One ``str`` or a list of them, each with some text (not only spaces), as a list."""
+    items = [value] if isinstance(value, str) else None
+    if items is None:
+        if isinstance(value, bytes) or not isinstance(value, (list, tuple)):
+            raise ValueError(f"{name} must be a str or a list of str, got {value!r} ({type(value).__name__})")
+        items = list(value)
+        if not items:
+            raise ValueError(f"{name} must hold at least one sentence, got an empty {type(value).__name__}")
+    for i, s in enumerate(items):
+        where = name if isinstance(value, str) else f"{name}[{i}]"
+        if not isinstance(s, str):
+            raise ValueError(f"{where} must be a str, got {s!r} ({type(s).__name__})")
+        if not s.strip():
+            raise ValueError(f"{where} is empty ({s!r}): give a sentence with at least one word")
+    return items
+
+
+def token_count(n: int, limit: int, text: str) -> None:
+    """A tokenized sentence fits the model's position table (``limit`` tokens, [CLS] and [SEP] included)."""
+    if n > limit:
+        shown = text if len(text) <= 60 else text[:57] + "..."
+        raise ValueError(f"the text {shown!r} is {n} tokens long with [CLS] and [SEP], more than the "
+                         f"{limit} positions the model has: shorten it or split it into sentences")
+
+
+def sha256_file(path, expected: str) -> str:
+    """The SHA-256 of the file at ``path``, which must be ``expected``; a mismatch names both hashes."""
+    import hashlib
+
+    path = file_path(path, "path")
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    actual = digest.hexdigest()
+    if actual != expected:
+        raise ValueError(f"{str(path)!r} has SHA-256 {actual}, expected {expected}: the file is not the "
+                         "released one (damaged or replaced); reinstall the package that ships it")
+    return actual

@@ -426,3 +426,210 @@ class MultiHeadAttention(nn.Module):
 
     def __repr__(self) -> str:
         return f"MultiHeadAttention(d_model={self.d_model}, n_heads={self.n_heads})"
+
+
+# --------------------------------------------------------------------------- #
+# the transformer block: twins of selfattn.block
+# --------------------------------------------------------------------------- #
+from . import block as _np_block  # noqa: E402  (appended section; the NumPy block needs nothing from here)
+
+__all__ += ["layer_norm", "gelu", "feed_forward", "multi_head_attention", "transformer_block",
+            "TransformerBlock"]
+
+
+def layer_norm(x, gamma, beta, eps=_np_block.BERT_LAYER_NORM_EPS):
+    r"""Twin of :func:`selfattn.block.layer_norm`: ``(x - mean) / sqrt(var + eps) * gamma + beta``.
+
+    Computed by ``torch.nn.functional.layer_norm``, what ``torch.nn.LayerNorm`` runs.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from selfattn.nn import layer_norm
+    >>> layer_norm(torch.tensor([[1.0, 2.0, 3.0]]), torch.ones(3), torch.zeros(3)).round(decimals=4)
+    tensor([[-1.2247,  0.0000,  1.2247]])
+    """
+    x = _checks.finite_input(x, "x", 2, "(..., n, d)", tensor=True)
+    return torch.nn.functional.layer_norm(x, (x.shape[-1],), gamma, beta, eps)  # (..., d)
+
+
+def gelu(x):
+    r"""Twin of :func:`selfattn.block.gelu`: ``0.5 x (1 + erf(x / sqrt 2))``, the exact form.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from selfattn.nn import gelu
+    >>> gelu(torch.tensor([-1.0, 0.0, 1.0])).round(decimals=5)
+    tensor([-0.1587,  0.0000,  0.8413])
+    """
+    return torch.nn.functional.gelu(x)  # approximate="none": the erf form
+
+
+def feed_forward(x, W1, b1, W2, b2):
+    r"""Twin of :func:`selfattn.block.feed_forward`: ``gelu(x W1 + b1) W2 + b2``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from selfattn.nn import feed_forward
+    >>> I, z = torch.eye(2), torch.zeros(2)
+    >>> feed_forward(torch.tensor([[1.0, -1.0]]), I, z, I, z).round(decimals=4)
+    tensor([[ 0.8413, -0.1587]])
+    """
+    hidden = gelu(x @ W1 + b1)  # (..., n, d_ff)    GELU(x W1 + b1)
+    return hidden @ W2 + b2  # (..., n, d_model)   ... W2 + b2
+
+
+def multi_head_attention(x, W_q, b_q, W_k, b_k, W_v, b_v, W_o, b_o, n_heads, mask=None):
+    r"""Twin of :func:`selfattn.block.multi_head_attention` (biases in the four projections).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from selfattn.nn import multi_head_attention
+    >>> I, z = torch.eye(4), torch.zeros(4)
+    >>> out, w = multi_head_attention(torch.ones(3, 4), I, z, I, z, I, z, I, z, n_heads=2)
+    >>> tuple(out.shape), tuple(w.shape)
+    ((3, 4), (2, 3, 3))
+    """
+    x = _checks.finite_input(x, "x", 2, "(..., n, d_model)", tensor=True)  # (..., n, d_model)
+    *lead, n, _ = x.shape
+    mask = _checks.mask(mask, (*lead, n, n), like=x)  # (..., n, n)
+    if mask is not None:  # (..., 1, n, n): one mask for every head
+        mask = mask.expand(*lead, n, n).unsqueeze(-3)
+    q = split_heads(x @ W_q + b_q, n_heads)  # (..., h, n, d_head)   Q = X W_Q + b_Q
+    k = split_heads(x @ W_k + b_k, n_heads)  # (..., h, n, d_head)   K = X W_K + b_K
+    v = split_heads(x @ W_v + b_v, n_heads)  # (..., h, n, d_head)   V = X W_V + b_V
+    # heads (..., h, n, d_head), weights (..., h, n, n): softmax(Q K^T / sqrt(d_k)) V
+    heads, weights = scaled_dot_product_attention(q, k, v, mask=mask)
+    concat = merge_heads(heads)  # (..., n, d_model)   Concat(head_1, ..., head_h)
+    return concat @ W_o + b_o, weights  # (..., n, d_model)   ... W_O + b_O
+
+
+def transformer_block(x, params, n_heads: int, mask=None, norm: str = "post",
+                      eps: float = _np_block.BERT_LAYER_NORM_EPS):
+    r"""Twin of :func:`selfattn.block.transformer_block`; ``params`` holds tensors by the same names.
+
+    Post-norm: ``h = LN1(x + MHA(x))``, ``out = LN2(h + FFN(h))``; pre-norm:
+    ``h = x + MHA(LN1(x))``, ``out = h + FFN(LN2(h))``.
+
+    Examples
+    --------
+    >>> import numpy as np, torch
+    >>> import selfattn.nn
+    >>> from selfattn.block import BlockParams
+    >>> module = selfattn.nn.TransformerBlock.from_numpy(BlockParams.random(8, seed=0), n_heads=2)
+    >>> out, w = selfattn.nn.transformer_block(torch.ones(5, 8, dtype=torch.float64), module, 2)
+    >>> tuple(out.shape), tuple(w.shape)
+    ((5, 8), (2, 5, 5))
+    """
+    p = params
+    norm = _checks.choice(norm, "norm", ["post", "pre"])
+    attn = (p.W_q, p.b_q, p.W_k, p.b_k, p.W_v, p.b_v, p.W_o, p.b_o)
+    ffn = (p.W1, p.b1, p.W2, p.b2)
+    if norm == "post":
+        a, weights = multi_head_attention(x, *attn, n_heads, mask=mask)  # MHA(x)
+        h = layer_norm(x + a, p.ln1_gamma, p.ln1_beta, eps)  # h = LN1(x + MHA(x))
+        out = layer_norm(h + feed_forward(h, *ffn), p.ln2_gamma, p.ln2_beta, eps)  # LN2(h + FFN(h))
+    else:
+        a, weights = multi_head_attention(layer_norm(x, p.ln1_gamma, p.ln1_beta, eps), *attn, n_heads,
+                                          mask=mask)  # MHA(LN1(x))
+        h = x + a  # h = x + MHA(LN1(x))
+        out = h + feed_forward(layer_norm(h, p.ln2_gamma, p.ln2_beta, eps), *ffn)  # h + FFN(LN2(h))
+    return out, weights
+
+
+class TransformerBlock(nn.Module):
+    """PyTorch twin of :func:`selfattn.block.transformer_block`, its parameters named as in ``BlockParams``.
+
+    Each array of a :class:`selfattn.block.BlockParams` becomes an ``nn.Parameter`` of the
+    same name and shape (matrices ``(d_in, d_out)``, the course's convention).
+
+    Parameters
+    ----------
+    params : selfattn.block.BlockParams
+    n_heads : int
+    norm : {"post", "pre"}, default "post"
+    eps : float, default 1e-12
+    dtype : torch.dtype, default torch.float64
+
+    Raises
+    ------
+    ValueError
+        If ``params`` is not a ``BlockParams``, ``n_heads`` does not divide ``d_model``,
+        ``norm`` is not "post" or "pre", or ``dtype`` is not a floating-point torch dtype.
+
+    Examples
+    --------
+    >>> import numpy as np, torch
+    >>> import selfattn.nn
+    >>> from selfattn.block import BlockParams, transformer_block
+    >>> p = BlockParams.random(8, seed=0)
+    >>> module = selfattn.nn.TransformerBlock.from_numpy(p, n_heads=2)
+    >>> x = np.random.default_rng(0).normal(size=(3, 8))
+    >>> out_t, _ = module(torch.from_numpy(x))
+    >>> bool(np.allclose(out_t.detach().numpy(), transformer_block(x, p, 2)[0]))
+    True
+    """
+
+    def __init__(self, params, n_heads: int, norm: str = "post", eps: float = _np_block.BERT_LAYER_NORM_EPS,
+                 dtype=torch.float64):
+        super().__init__()
+        params = _checks.instance(params, _np_block.BlockParams, "params", "a selfattn.block.BlockParams")
+        self.d_model, self.d_ff = params.d_model, params.d_ff
+        self.d_head = _checks.head_size(self.d_model, n_heads)
+        self.n_heads = int(n_heads)
+        self.norm = _checks.choice(norm, "norm", ["post", "pre"])
+        self.eps = _checks.finite_number(eps, "eps")
+        for name in params.names():
+            setattr(self, name, _parameter(getattr(params, name), dtype))
+
+    @classmethod
+    def from_numpy(cls, params, n_heads: int, norm: str = "post", eps: float = _np_block.BERT_LAYER_NORM_EPS,
+                   dtype=torch.float64) -> "TransformerBlock":
+        """A module holding a copy of ``params``' arrays (see the class).
+
+        Examples
+        --------
+        >>> import numpy as np, selfattn.nn
+        >>> from selfattn.block import BlockParams
+        >>> p = BlockParams.random(4, seed=2)
+        >>> m = selfattn.nn.TransformerBlock.from_numpy(p, n_heads=2)
+        >>> bool(np.array_equal(m.W1.detach().numpy(), p.W1))
+        True
+        """
+        return cls(params, n_heads, norm=norm, eps=eps, dtype=dtype)
+
+    def to_numpy(self):
+        """A :class:`selfattn.block.BlockParams` holding float64 copies of the parameters.
+
+        Examples
+        --------
+        >>> import selfattn.nn
+        >>> from selfattn.block import BlockParams
+        >>> selfattn.nn.TransformerBlock(BlockParams.random(4), n_heads=2).to_numpy().d_ff
+        16
+        """
+        names = [f.name for f in _np_block.fields(_np_block.BlockParams)]
+        return _np_block.BlockParams(**{n: getattr(self, n).detach().cpu().numpy().astype(np.float64)
+                                        for n in names})
+
+    def forward(self, x, mask=None):
+        """Return ``(output, weights)`` of shapes ``(..., n, d_model)`` and ``(..., h, n, n)``.
+
+        Examples
+        --------
+        >>> import torch, selfattn.nn
+        >>> from selfattn.block import BlockParams
+        >>> m = selfattn.nn.TransformerBlock(BlockParams.random(4), n_heads=2, norm="pre")
+        >>> out, w = m(torch.ones(2, 3, 4, dtype=torch.float64))
+        >>> tuple(out.shape), tuple(w.shape)
+        ((2, 3, 4), (2, 2, 3, 3))
+        """
+        x = _checks.layer_input(x, self.d_model, self.W_q.dtype)  # (..., n, d_model)
+        return transformer_block(x, self, self.n_heads, mask=mask, norm=self.norm, eps=self.eps)
+
+    def __repr__(self) -> str:
+        return (f"TransformerBlock(d_model={self.d_model}, n_heads={self.n_heads}, d_ff={self.d_ff}, "
+                f"norm={self.norm!r})")
