@@ -1099,7 +1099,7 @@ def check_four_steps_torch(fn) -> bool:
                f"in all {len(cases)} cases.")
 
 
-# ---- the capstone: multi-head attention, against torch.nn.MultiheadAttention (chapter 7) ----
+# ---- the capstone: multi-head attention, against torch.nn.MultiheadAttention (chapter 8) ----
 def _mha_numpy(x, W_q, W_k, W_v, W_o, n_heads, key_padding_mask=None, causal=False,
                scale="head", split="transpose", polarity="may attend", out_proj=True):
     """Multi-head self-attention in NumPy, right (the defaults) or with one typical mistake."""

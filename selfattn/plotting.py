@@ -14,8 +14,8 @@ than :data:`MIN_FONT_SIZE` points; :func:`smallest_font_on_page` measures it.
 Pictures by chapter: :func:`attention_heatmap` and :func:`token_weights_bar`
 (all chapters), :func:`plot_query_and_keys` (Query), :func:`plot_dot_vs_angle`
 (Key), :func:`plot_value_before_after` (Value), :func:`plot_scaling_sweep`
-(Scaled dot-product attention), :func:`plot_head_weights` and :func:`plot_cost`
-(Multi-head attention and sizing), :func:`plot_training_loss`, :func:`plot_attention_during_training`,
+(Scaled dot-product attention), :func:`plot_head_weights` (Multi-head attention),
+:func:`plot_width_and_heads` and :func:`plot_cost` (Sizing and cost), :func:`plot_training_loss`, :func:`plot_attention_during_training`,
 :func:`plot_weight_matrices` and :func:`plot_keys_and_queries` (Learned weight
 matrices). :func:`subplots` makes a page-wide figure for pictures that share one.
 """
@@ -676,7 +676,7 @@ def plot_scaling_sweep(unscaled, scaled, axes=None):
 
 
 # --------------------------------------------------------------------------- #
-# chapter "Multi-head attention and sizing": time and memory against n
+# chapter "Sizing and cost": time and memory against n
 # --------------------------------------------------------------------------- #
 def plot_cost(measurements, axes=None):
     """Time and peak memory of one attention call against the sequence length ``n``.
@@ -1028,7 +1028,7 @@ def plot_keys_and_queries(vectors, kinds, *, ax=None, title='Layer-2 keys of the
 
 
 # --------------------------------------------------------------------------- #
-# ---- ch6 ---- chapter "Multi-head attention and sizing": the model table
+# ---- ch7 ---- chapter "Sizing and cost": the model table
 # --------------------------------------------------------------------------- #
 def plot_width_and_heads(rows, *, ax=None):
     """Width ``d_model`` against number of heads for the models of the table.

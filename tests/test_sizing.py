@@ -537,7 +537,7 @@ def test_family_counts_name_the_size_that_is_wrong(call, words):
 
 
 # --------------------------------------------------------------------------- #
-# a whole block, and keys/values with fewer heads (chapter 6, issue 11)
+# a whole block, and keys/values with fewer heads (chapter 7, issue 11)
 # --------------------------------------------------------------------------- #
 def test_block_flops_match_a_hand_count_of_gpt2_small_at_1024_tokens():
     # By hand, d = 768, n = 1024, d_ff = 4 d = 3072, a multiply-add = 2 FLOPs:

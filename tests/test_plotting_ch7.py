@@ -1,4 +1,4 @@
-"""The figure chapter 6 draws from the model table (selfattn.plotting.plot_width_and_heads)."""
+"""The figure chapter 7 draws from the model table (selfattn.plotting.plot_width_and_heads)."""
 
 from __future__ import annotations
 
