@@ -63,10 +63,32 @@ def _blank(text: str, start: int, end: int) -> str:
     return text[:start] + re.sub(r"[^\n]", " ", text[start:end]) + text[end:]
 
 
+_OPEN = re.compile(r"^(`{3,}|~{3,}|:{3,})[ \t]*(\{[\w-]+\})?")
+_CODE_DIRECTIVES = {"{code-block}", "{code}", "{code-cell}", "{sourcecode}"}
+
+
+def _code_blocks(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each code block, fences included. Fences nest: the closing fence of
+    an ``{exercise}`` box is not the opening of a code block, so the lines are read with a
+    stack of the open fences."""
+    spans, stack, pos = [], [], 0  # stack of (fence, is_code, start)
+    for line in text.splitlines(keepends=True):
+        bare = line.strip()
+        if stack and bare == stack[-1][0]:
+            fence, is_code, start = stack.pop()
+            if is_code:
+                spans.append((start, pos + len(line.rstrip("\n"))))
+        elif not (stack and stack[-1][1]) and (m := _OPEN.match(line)):
+            directive = m.group(2)
+            is_code = directive in _CODE_DIRECTIVES or (directive is None and m.group(1)[0] != ":")
+            stack.append((m.group(1), is_code, pos))
+        pos += len(line)
+    return spans
+
+
 _HIDDEN = [
-    r"^```(?!\{)[^\n]*\n.*?^```[ \t]*$",                    # code blocks
-    r"^(?:```|:::)+\{[^\n]*$",                              # directive fence lines
-    r"^(?:```|:::)+[ \t]*$",                                # closing fences
+    r"^(?:`{3,}|:{3,})\{[^\n]*$",                            # directive fence lines
+    r"^(?:`{3,}|:{3,}|~{3,})[ \t]*$",                       # closing fences
     r"^:[\w-]+:[^\n]*$",                                    # directive options
     r"^#{1,6} [^\n]*$",                                     # headings
     r"^%[^\n]*$",                                           # MyST comments
@@ -84,6 +106,8 @@ def prose_and_links(markdown: str) -> tuple[str, list[tuple[int, int, str]]]:
     """The markdown with everything but prose blanked (positions kept), and the links in it
     as (start, end, target) of their visible text."""
     text = markdown
+    for start, end in _code_blocks(text):
+        text = _blank(text, start, end)
     for pattern in _HIDDEN:
         for m in list(re.finditer(pattern, text, re.S | re.M)):
             text = _blank(text, m.start(), m.end())
@@ -210,6 +234,13 @@ def test_checker_ignores_code_math_headings_and_urls():
           "```python\ntoken = 1\n```\n")
     assert _slugs(md) == []
     assert _slugs(md + "\n\nNow a token.") == ["token"]
+
+
+def test_checker_reads_the_prose_between_boxes_closed_with_backticks():
+    box = "```{exercise} E\n:label: e\n\nAn exercise.\n```\n\n"
+    assert _slugs(box + "Between the boxes, a token.\n\n" + box) == ["token"]
+    assert _slugs("````{solution} e\n```python\ntoken = 1\n```\nA token.\n````\n") == ["token"]
+    assert _slugs("```{code-block} python\ntoken = 1\n```\n") == []
 
 
 def test_checker_lets_the_longer_term_win():
