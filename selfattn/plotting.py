@@ -32,6 +32,7 @@ __all__ = [
     "CMAP",
     "COLOURS",
     "PAGE_WIDTH",
+    "COLUMN_WIDTH",
     "MIN_FONT_SIZE",
     "subplots",
     "smallest_font_on_page",
@@ -67,9 +68,15 @@ COLOURS = {
     "paper": "white",
 }
 
-#: Width in inches at which the book's page column shows a figure at full size
-#: (about 720 pixels at matplotlib's 100 dpi); wider figures are shrunk to fit.
-PAGE_WIDTH = 7.2
+#: Width in inches of the book's page column at desktop width: 688 pixels at 1280 px
+#: (tests/browser/test_layout.py measures it), at matplotlib's 100 dpi. A saved figure
+#: wider than this is shrunk to fit, and its text with it.
+COLUMN_WIDTH = 6.88
+
+#: Width in inches of the figures made here. The inline backend saves a figure with
+#: ``bbox_inches="tight"`` and ``pad_inches=0.1``: 6.6 inches of figure and 0.2 of padding
+#: fit the column whole.
+PAGE_WIDTH = 6.6
 
 #: Smallest legible text, in points, at the size the page shows the figure.
 MIN_FONT_SIZE = 9
@@ -136,8 +143,8 @@ def smallest_font_on_page(fig) -> float:
     """The smallest text in ``fig``, in points, at the size the book's page shows it.
 
     The page shows a figure at its saved width (the tight box around everything
-    drawn) or, if that is wider than :data:`PAGE_WIDTH`, shrunk to it; every text
-    shrinks with it.
+    drawn, plus the ``savefig.pad_inches`` padding on each side) or, if that is
+    wider than :data:`COLUMN_WIDTH`, shrunk to it; every text shrinks with it.
 
     Parameters
     ----------
@@ -179,8 +186,13 @@ def smallest_font_on_page(fig) -> float:
 
         FigureCanvasAgg(fig)
     renderer = fig.canvas.get_renderer()
-    saved_width = fig.get_tightbbox(renderer).width  # inches, as bbox_inches="tight" saves it
-    shrink = min(1.0, PAGE_WIDTH / saved_width)
+    import matplotlib
+
+    pad = matplotlib.rcParams["savefig.pad_inches"]
+    pad = pad if isinstance(pad, (int, float)) else 0.1  # "layout" pads as little as 0.1
+    # inches, as bbox_inches="tight" saves it: the tight box and the padding on both sides
+    saved_width = fig.get_tightbbox(renderer).width + 2 * pad
+    shrink = min(1.0, COLUMN_WIDTH / saved_width)
     sizes = [t.get_fontsize() for t in fig.findobj(Text)
              if t.get_visible() and t.get_text().strip() and t.get_window_extent(renderer).width > 0]
     return float(min(sizes, default=math.inf) * shrink)

@@ -214,9 +214,9 @@ def test_a_figure_wider_than_the_page_is_reported_and_its_text_shrinks_with_it(t
     )
     (record,) = run_and_record(nb, tmp_path)
     assert record["cell"] == 1 and record["width"] == pytest.approx(14.4)
-    assert record["fontsize"] == 12 and record["size"] < MIN_FONT_SIZE  # the page shrinks it by 7.2 / 11.4
+    assert record["fontsize"] == 12 and record["size"] < MIN_FONT_SIZE  # the page shrinks it by PAGE_WIDTH / 14.4
     found = illegible([record], nb, "wide.ipynb")
-    assert len(found) == 2 and "wider than the page (7.2 inches)" in found[1]
+    assert len(found) == 2 and f"wider than the page ({PAGE_WIDTH} inches)" in found[1]
 
 
 def test_a_legible_figure_passes_and_a_notebook_that_plots_records_it(tmp_path):

@@ -22,6 +22,7 @@ from selfattn.plotting import (  # noqa: E402
     COLOURS,
     MIN_FONT_SIZE,
     PAGE_WIDTH,
+    COLUMN_WIDTH,
     attention_heatmap,
     plot_attention_during_training,
     plot_cost,
@@ -158,7 +159,9 @@ FIGURES = {
 
 
 def test_smallest_font_on_page_shrinks_with_a_figure_wider_than_the_page():
-    for width, expected in ((PAGE_WIDTH, 10.0), (2 * PAGE_WIDTH, 5.0), (4 * PAGE_WIDTH, 2.5)):
+    # saved with 0.1 inch of padding on each side: 2 * COLUMN_WIDTH - 0.2 saves at twice the column
+    for width, expected in ((PAGE_WIDTH, 10.0), (2 * COLUMN_WIDTH - 0.2, 5.0),
+                            (4 * COLUMN_WIDTH - 0.2, 2.5)):
         fig = plt.figure(figsize=(width, 2))
         fig.add_axes([0, 0, 1, 1]).set_axis_off()  # content spans the full width
         fig.text(0.5, 0.5, "x", fontsize=10)
