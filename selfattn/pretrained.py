@@ -204,8 +204,23 @@ class Encoder:
             attentions.append(weights)  # (B, h, n, n)
         return x, np.stack(attentions, axis=1)  # (B, n, d), (B, L, h, n, n)
 
-    def _batch(self, encodings):
-        """Token ids padded with 0 to the longest, and the lengths."""
+    def batch(self, encodings):
+        """Token ids of :meth:`tokenize`'s encodings, padded with 0 (``[PAD]``) to the longest.
+
+        Returns
+        -------
+        ids : numpy.ndarray of int64, shape (B, n)
+        lengths : numpy.ndarray of int, shape (B,)
+            Each sentence's real length, as :meth:`forward` takes it.
+
+        Examples
+        --------
+        >>> from selfattn.pretrained import load_minilm
+        >>> enc = load_minilm()
+        >>> ids, lengths = enc.batch(enc.tokenize(["a cat", "the cat sat down"]))
+        >>> ids.shape, lengths.tolist()
+        ((2, 6), [4, 6])
+        """
         lengths = np.array([len(e.ids) for e in encodings])
         ids = np.zeros((len(encodings), lengths.max()), dtype=np.int64)  # [PAD] = 0
         for row, e in zip(ids, encodings):
@@ -242,7 +257,7 @@ class Encoder:
             raise ValueError(f"sentence must be one str, got {sentence!r} ({type(sentence).__name__}); "
                              "for several sentences use encoder.embed(sentences) or call it once per sentence")
         (enc,) = self.tokenize(sentence)
-        ids, lengths = self._batch([enc])
+        ids, lengths = self.batch([enc])
         hidden, attentions = self.forward(ids, lengths)
         return Encoding(list(enc.tokens), ids[0], hidden[0], attentions[0])
 
@@ -284,7 +299,7 @@ class Encoder:
         encodings = self.tokenize(sentences)
         out = []
         for start in range(0, len(encodings), batch_size):
-            ids, lengths = self._batch(encodings[start:start + batch_size])
+            ids, lengths = self.batch(encodings[start:start + batch_size])
             hidden, _ = self.forward(ids, lengths)  # (b, n, d)
             real = padding_mask(lengths, ids.shape[1])[:, 0, :, None]  # (b, n, 1): True = a real token
             u = np.where(real, hidden, 0).sum(axis=1) / lengths[:, None]  # (b, d)   mean over real tokens

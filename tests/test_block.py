@@ -209,13 +209,10 @@ def _mha_errors(impl=None):
 
 
 def test_multi_head_attention_with_biases_and_padding_equals_torch():
-    assert w_shape() == (B, H, N, N)
-    assert max(_mha_errors()) < TOL64
-
-
-def w_shape():
     p = _params()
-    return multi_head_attention(_x(), p.W_q, p.b_q, p.W_k, p.b_k, p.W_v, p.b_v, p.W_o, p.b_o, H)[1].shape
+    out, w = multi_head_attention(_x(), p.W_q, p.b_q, p.W_k, p.b_k, p.W_v, p.b_v, p.W_o, p.b_o, H)
+    assert out.shape == (B, N, D) and w.shape == (B, H, N, N)
+    assert max(_mha_errors()) < TOL64
 
 
 def test_multi_head_attention_comparison_rejects_missing_biases_and_a_wrong_head_split(monkeypatch):

@@ -70,7 +70,7 @@ def test_hidden_and_attentions_equal_transformers_bert_model(encoder, bert, sent
 
 
 def test_a_padded_batch_equals_transformers_and_each_sentence_alone(encoder, bert):
-    ids, lengths = encoder._batch(encoder.tokenize(SENTENCES))
+    ids, lengths = encoder.batch(encoder.tokenize(SENTENCES))
     assert len(set(lengths)) > 2  # really padded
     hidden, attentions = encoder.forward(ids, lengths)
     ref_hidden, ref_attentions = _bert_run(bert, ids, lengths)
@@ -130,7 +130,7 @@ def test_embeddings_reproduce_the_published_sentence_transformers_similarities(e
 
 def test_embed_is_the_masked_mean_of_transformers_states_and_ignores_padding(encoder, bert):
     e = encoder.embed(SENTENCES)
-    ids, lengths = encoder._batch(encoder.tokenize(SENTENCES))
+    ids, lengths = encoder.batch(encoder.tokenize(SENTENCES))
     hidden, _ = _bert_run(bert, ids, lengths)
     real = (np.arange(ids.shape[1])[None, :] < lengths[:, None])[..., None]
     u = (hidden * real).sum(axis=1) / lengths[:, None]  # the model card's mean_pooling

@@ -73,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
                   "(unset both for this command alone to measure the current one)")
     encoder = load_minilm()
     texts = sentences(args.sentences, args.max_tokens, lambda s: len(encoder.tokenize(s)[0].ids))
-    ids, lengths = encoder._batch(encoder.tokenize(texts))
+    ids, lengths = encoder.batch(encoder.tokenize(texts))
     mask = torch.from_numpy((np.arange(ids.shape[1])[None, :] < lengths[:, None]).astype(np.int64))
     t_ids = torch.from_numpy(ids)
     models = {impl: BertModel.from_pretrained(str(minilm_dir()), attn_implementation=impl,
