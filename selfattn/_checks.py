@@ -901,3 +901,59 @@ def sha256_file(path, expected: str) -> str:
         raise ValueError(f"{str(path)!r} has SHA-256 {actual}, expected {expected}: the file is not the "
                          "released one (damaged or replaced); reinstall the package that ships it")
     return actual
+
+
+# --------------------------------------------------------------------------- #
+# head statistics of a pretrained model (selfattn.probe)
+# --------------------------------------------------------------------------- #
+def head_attentions(attentions, tokens, name: str = "attentions") -> tuple:
+    """``attentions`` ``(L, h, n, n)`` of finite rows that sum to one, and ``tokens`` a list of
+    ``n`` str; returns them as a float64 array and a list."""
+    a = finite_input(attentions, name, 4, "(n_layers, n_heads, n, n)")
+    a = np.asarray(a, dtype=np.float64)
+    if a.ndim != 4:
+        raise ValueError(f"{name} must have shape (n_layers, n_heads, n, n), got {a.shape}: "
+                         "pass encoder(sentence).attentions, one sentence at a time")
+    tokens = strings(tokens, "tokens", "a list of str such as encoder(sentence).tokens")
+    L, h, n_q, n_k = a.shape
+    if n_q != n_k:
+        raise ValueError(f"{name} must have shape (n_layers, n_heads, n, n), square per head, "
+                         f"got {a.shape}")
+    if n_k != len(tokens):
+        raise ValueError(f"{name} of shape {a.shape} has {n_k} tokens per row but tokens has "
+                         f"{len(tokens)}: pass the tokens of the same sentence")
+    if n_k < 2:
+        raise ValueError(f"{name} of shape {a.shape} has one token; the statistics need at least 2")
+    if np.any(a < 0) or not np.allclose(a.sum(axis=-1), 1.0, atol=1e-4):
+        worst = float(np.abs(a.sum(axis=-1) - 1).max())
+        raise ValueError(f"{name} must hold attention weights: rows of non-negative numbers that "
+                         f"sum to 1 (a row sum is {worst:.3g} away from 1 here)")
+    return a, tokens
+
+
+def token_position(tokens, word, name: str) -> int:
+    """The one position of ``word`` in ``tokens``; missing or repeated words are named."""
+    word = string(word, name)
+    where = [i for i, t in enumerate(tokens) if t == word]
+    if len(where) != 1:
+        found = "is not" if not where else f"appears {len(where)} times (positions {where})"
+        raise ValueError(f"{name}={word!r} {found} in the tokens {tokens}: pass a token that "
+                         "appears once, spelled as the tokenizer spells it (lower case)")
+    return where[0]
+
+
+def index_below(value, name: str, count: int, note: str = "") -> int:
+    """A whole number from 0 to ``count - 1`` (``True`` and ``1.9`` refused); the message gives the range."""
+    if (isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral)
+            or not 0 <= value < count):
+        raise ValueError(f"{name} must be a whole number from 0 to {count - 1}{note}, "
+                         f"got {value!r} ({type(value).__name__})")
+    return int(value)
+
+
+def shown_token_count(n: int, limit: int, text: str) -> None:
+    """A sentence for a widget's heatmap has at most ``limit`` tokens ([CLS] and [SEP] included)."""
+    if n > limit:
+        shown = text if len(text) <= 60 else text[:57] + "..."
+        raise ValueError(f"the text {shown!r} is {n} tokens long with [CLS] and [SEP]; the head explorer "
+                         f"shows at most {limit} (a wider heatmap is unreadable): type a shorter sentence")
