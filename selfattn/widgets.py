@@ -453,3 +453,273 @@ class AttentionExplorer(anywidget.AnyWidget):
         i, j = (int(a) for a in np.unravel_index(np.argmax(diff), diff.shape))
         return (f"Your weights differ from selfattn's by up to {diff[i, j]:.4f} (query \"{self.tokens[i]}\", "
                 f"key \"{self.tokens[j]}\": yours {w[i, j]:.4f}, selfattn's {w_ref[i, j]:.4f}).")
+
+
+# ====================================================================================== #
+# The head explorer: every head of a pretrained model (all-MiniLM-L6-v2) on a few sentences
+# ====================================================================================== #
+
+#: The sentences the head explorer precomputes: the seed's pair, its street pair and a
+#: Winograd pair (Levesque et al., 2012). In each pair one word changes who "it" is.
+HEAD_EXPLORER_SENTENCES = (
+    "The cat sat on the mat because it was tired.",
+    "The cat sat on the mat because it was dirty.",
+    "The animal didn't cross the street because it was too tired.",
+    "The animal didn't cross the street because it was too wide.",
+    "The trophy didn't fit in the suitcase because it was too big.",
+    "The trophy didn't fit in the suitcase because it was too small.",
+)
+#: The longest sentence the head explorer shows, in tokens with [CLS] and [SEP] (its heatmap
+#: has one column per token; every sentence adds 6 x 12 x n^2 float32 numbers to the page).
+HEAD_EXPLORER_MAX_TOKENS = 40
+
+__all__ += ["HeadExplorer", "HEAD_EXPLORER_SENTENCES", "HEAD_EXPLORER_MAX_TOKENS"]
+
+
+def _default_query(tokens) -> int:
+    """Position of the first "it" in ``tokens``, else the first word after [CLS] (explorer.js: defaultQuery)."""
+    return tokens.index("it") if "it" in tokens else min(1, len(tokens) - 1)
+
+
+class HeadExplorer(anywidget.AnyWidget):
+    """Every attention head of all-MiniLM-L6-v2: pick a sentence, a layer and a head.
+
+    The weights of all 6 x 12 heads are computed in Python by
+    :func:`selfattn.pretrained.load_minilm` for each sentence and stored in the widget as
+    float32 bytes, exactly as the encoder returns them, so the view (``selfattn/static/
+    head_explorer.js``) shows them in the static HTML book without a kernel. With a kernel,
+    the learner can type a sentence: Python runs the encoder on it and adds it to the choices.
+
+    Layers and heads are numbered from 0, as in ``encoding.attentions[layer, head]``:
+    layers 0 to 5, heads 0 to 11.
+
+    Parameters
+    ----------
+    sentences : str or list of str, optional
+        The sentences to precompute; default :data:`HEAD_EXPLORER_SENTENCES`.
+    encoder : selfattn.pretrained.Encoder, optional
+        Default ``load_minilm()``.
+
+    Attributes
+    ----------
+    sentences : list of str
+    token_lists : list of list of str
+        Each sentence's WordPiece tokens, ``[CLS]`` first and ``[SEP]`` last.
+    attention_data : list of bytes
+        Each sentence's ``attentions`` ``(n_layers, n_heads, n, n)`` as little-endian
+        float32 in C order.
+    sentence_index, layer, head, query_index : int
+        What the view shows: the heatmap of ``(sentence_index, layer, head)`` and the
+        row of token ``query_index`` as bars.
+    error : str
+        Why the last typed sentence was not added ("" if it was).
+
+    Raises
+    ------
+    ValueError
+        If a sentence is not a str, is empty, or is longer than
+        :data:`HEAD_EXPLORER_MAX_TOKENS` tokens (the encoder's own limit is 512).
+
+    Examples
+    --------
+    >>> from selfattn.widgets import HeadExplorer
+    >>> ex = HeadExplorer(["The cat sat on the mat because it was tired."])
+    >>> ex.tokens[:3], ex.tokens[ex.query_index]
+    (['[CLS]', 'the', 'cat'], 'it')
+    >>> ex.select(0, layer=2, head=5)
+    >>> w = ex.weights(0, 2, 5)               # (n, n); each row sums to 1
+    >>> w.shape, round(float(w[8].sum()), 5)
+    ((13, 13), 1.0)
+    >>> ex.select(0, layer=6, head=0)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+        ...
+    ValueError: layer must be a whole number from 0 to 5 (layers are numbered from 0), got 6 (int)
+    """
+
+    _esm = (_STATIC / "head_explorer.js").read_text(encoding="utf-8")
+    _css = ((_STATIC / "explorer.css").read_text(encoding="utf-8")
+            + (_STATIC / "head_explorer.css").read_text(encoding="utf-8"))
+
+    sentences = traitlets.List(traitlets.Unicode()).tag(sync=True)
+    token_lists = traitlets.List(traitlets.List(traitlets.Unicode())).tag(sync=True)
+    attention_data = traitlets.List(traitlets.Bytes()).tag(sync=True)
+    n_layers = traitlets.Int(6).tag(sync=True)
+    n_heads = traitlets.Int(12).tag(sync=True)
+    max_tokens = traitlets.Int(HEAD_EXPLORER_MAX_TOKENS).tag(sync=True)
+    sentence_index = traitlets.Int(0).tag(sync=True)
+    layer = traitlets.Int(0).tag(sync=True)
+    head = traitlets.Int(0).tag(sync=True)
+    query_index = traitlets.Int(0).tag(sync=True)
+    error = traitlets.Unicode("").tag(sync=True)
+
+    def __init__(self, sentences=None, encoder=None):
+        if encoder is None:
+            from .pretrained import load_minilm
+
+            encoder = load_minilm()
+        items = _checks.texts(list(HEAD_EXPLORER_SENTENCES) if sentences is None else sentences)
+        self._encoder = encoder
+        self._attentions = []  # one float32 (L, h, n, n) per sentence
+        computed = [self._compute(s) for s in items]
+        L, h = computed[0][1].shape[:2]
+        self._attentions = [a for _, a in computed]
+        super().__init__(
+            sentences=list(items), token_lists=[t for t, _ in computed],
+            attention_data=[a.tobytes() for a in self._attentions], n_layers=L, n_heads=h,
+            sentence_index=0, layer=0, head=0, query_index=_default_query(computed[0][0]),
+        )
+        self.on_msg(self._on_message)
+
+    # ------------------------------------------------------------------ computing
+    def _compute(self, sentence):
+        """(tokens, attentions as little-endian float32 (L, h, n, n)) of one sentence, checked."""
+        (enc,) = self._encoder.tokenize(sentence)  # the encoder's errors: not a str, empty, > 512 tokens
+        _checks.shown_token_count(len(enc.ids), HEAD_EXPLORER_MAX_TOKENS, sentence)
+        result = self._encoder(sentence)
+        a = np.ascontiguousarray(result.attentions, dtype="<f4")  # (L, h, n, n)
+        return list(result.tokens), a
+
+    def add_sentence(self, sentence: str) -> int:
+        """Run the encoder on ``sentence``, add it to the choices and show it.
+
+        Parameters
+        ----------
+        sentence : str
+
+        Returns
+        -------
+        int
+            Its index in :attr:`sentences` (a sentence already there is shown, not added twice).
+
+        Raises
+        ------
+        ValueError
+            If ``sentence`` is not a str, is empty, or has more than
+            :data:`HEAD_EXPLORER_MAX_TOKENS` tokens.
+        """
+        tokens, a = self._compute(sentence)
+        if sentence in self.sentences:
+            i = self.sentences.index(sentence)
+        else:
+            self._attentions.append(a)
+            with self.hold_sync():
+                self.sentences = [*self.sentences, sentence]
+                self.token_lists = [*self.token_lists, tokens]
+                self.attention_data = [*self.attention_data, a.tobytes()]
+            i = len(self.sentences) - 1
+        self.select(i, self.layer, self.head)
+        return i
+
+    def _on_message(self, widget, content, buffers):
+        """The view's text box: {"event": "add_sentence", "text": ...}; errors go to ``error``."""
+        if not isinstance(content, dict) or content.get("event") != "add_sentence":
+            return
+        try:
+            self.add_sentence(content.get("text"))
+        except ValueError as exc:
+            self.error = str(exc)
+        else:
+            self.error = ""
+
+    # ------------------------------------------------------------------ the Python-side API
+    @property
+    def tokens(self) -> list:
+        """The tokens of the sentence shown."""
+        return list(self.token_lists[self.sentence_index])
+
+    def _sentence(self, sentence) -> int:
+        if isinstance(sentence, str):
+            if sentence not in self.sentences:
+                raise ValueError(f"the sentence {sentence!r} is not one of the explorer's {self.sentences}; "
+                                 "add it first with add_sentence()")
+            return self.sentences.index(sentence)
+        return _checks.index_below(sentence, "sentence (its text or its index)", len(self.sentences))
+
+    def weights(self, sentence_index, layer, head) -> np.ndarray:
+        """The weights of one head on one sentence, as the view shows them.
+
+        Parameters
+        ----------
+        sentence_index : int or str
+            Index in :attr:`sentences`, or the sentence itself.
+        layer : int
+            0 to ``n_layers - 1``.
+        head : int
+            0 to ``n_heads - 1``.
+
+        Returns
+        -------
+        numpy.ndarray of float32, shape (n, n)
+            Row ``i`` is how much token ``i`` attends to each token: ``attentions[layer, head]``.
+
+        Raises
+        ------
+        ValueError
+            If the sentence, layer or head is not one of the explorer's.
+        """
+        s = self._sentence(sentence_index)
+        layer = _checks.index_below(layer, "layer", self.n_layers, " (layers are numbered from 0)")
+        head = _checks.index_below(head, "head", self.n_heads, " (heads are numbered from 0)")
+        return self._attentions[s][layer, head].copy()
+
+    def select(self, sentence, layer, head, query=None) -> None:
+        """Show one head on one sentence, as picking them in the view does.
+
+        Parameters
+        ----------
+        sentence : int or str
+            Index in :attr:`sentences`, or the sentence itself.
+        layer, head : int
+            Numbered from 0.
+        query : str or int, optional
+            The token whose row the bars show (a token or its position); default the
+            first "it" of the sentence, else its first word.
+
+        Raises
+        ------
+        ValueError
+            If the sentence, layer, head or query is not one of the explorer's.
+        """
+        s = self._sentence(sentence)
+        self.weights(s, layer, head)  # checks layer and head
+        tokens = self.token_lists[s]
+        if query is None:
+            q = _default_query(tokens)
+        elif isinstance(query, str):
+            if query not in tokens:
+                raise ValueError(f"query: the token {query!r} is not in the sentence's tokens {tokens}")
+            q = tokens.index(query)
+        else:
+            q = _checks.index_below(query, "query (a token or its position)", len(tokens))
+        with self.hold_sync():
+            self.sentence_index, self.layer, self.head, self.query_index = s, int(layer), int(head), q
+
+    # ------------------------------------------------------------------ validation of synced values
+    def _valid(self, proposal, name, count):
+        try:
+            return _checks.index_below(proposal["value"], name, count)
+        except ValueError as exc:
+            raise traitlets.TraitError(str(exc)) from None
+
+    @traitlets.validate("layer")
+    def _valid_layer(self, proposal):
+        return self._valid(proposal, "layer", self.n_layers)
+
+    @traitlets.validate("head")
+    def _valid_head(self, proposal):
+        return self._valid(proposal, "head", self.n_heads)
+
+    @traitlets.validate("sentence_index")
+    def _valid_sentence(self, proposal):
+        return self._valid(proposal, "sentence_index", max(1, len(self.sentences)))
+
+    @traitlets.validate("query_index")
+    def _valid_query_index(self, proposal):
+        n = len(self.token_lists[self.sentence_index]) if self.token_lists else 1
+        return self._valid(proposal, "query_index", n)
+
+    @traitlets.observe("sentence_index")
+    def _on_sentence(self, change):
+        # a query position outside the new sentence moves to its default ("it")
+        if self.token_lists and self.query_index >= len(self.token_lists[change["new"]]):
+            self.query_index = _default_query(self.token_lists[change["new"]])
