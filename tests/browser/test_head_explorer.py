@@ -1,0 +1,213 @@
+"""The head explorer in a static HTML page with no kernel: its numbers are selfattn's, offline.
+
+The page is made here, not by the book build: the widget's state is embedded with
+``ipywidgets.embed.embed_data`` (the same ``application/vnd.jupyter.widget-state+json``
+script, buffers base64-encoded, that myst-nb writes from the executed notebook) and the
+page loads exactly the widget scripts the book loads, read from ``_config.yml``
+(``nb_ipywidgets_js``). ``open_page`` serves every CDN address from the npm copies and
+records any other request, so the test also proves the explorer needs nothing else.
+
+DOM contract (selfattn/static/head_explorer.js): the root
+``div[data-testid="head-explorer"]`` carries ``data-state``, a JSON object
+{sentence_index, layer, head, query_index, tokens}; the pickers are
+``select[data-testid=sentence-select|layer-select|head-select|query-select]``; the heatmap
+cells are ``td[data-testid="cell"][data-i][data-j][data-value]`` and the bars of the
+query row ``li[data-testid="weight"][data-key-index][data-value]``.
+
+Expected weights come from ``load_minilm()(sentence).attentions[layer, head]``, computed
+in this test, not from the widget.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+
+import numpy as np
+import pytest
+import yaml
+
+from _browser import ROOT, open_page, serve
+
+pytestmark = pytest.mark.browser
+
+TOL = 1e-6
+ROOT_SEL = 'div[data-testid="head-explorer"]'
+#: The sentences on the test page: the seed's, and one whose tokens repeat ("the").
+SENTENCES = ["The cat sat on the mat because it was tired.",
+             "The animal didn't cross the street because it was too wide."]
+
+
+def widget_scripts() -> str:
+    """The <script> tags the book loads for widgets, from _config.yml (nb_ipywidgets_js)."""
+    config = yaml.safe_load((ROOT / "_config.yml").read_text())
+    scripts = config["sphinx"]["config"]["nb_ipywidgets_js"]
+    tags = []
+    for src, attrs in scripts.items():
+        extra = "".join(f' {k}="{html.escape(str(v), quote=True)}"' for k, v in (attrs or {}).items())
+        tags.append(f'<script src="{html.escape(src, quote=True)}"{extra}></script>')
+    return "\n".join(tags)
+
+
+def static_page(widget) -> str:
+    """A page that shows ``widget`` from its saved state alone, as the book's pages do."""
+    from ipywidgets.embed import embed_data
+
+    # drop_defaults=False: the executed notebook saves every trait, defaults included
+    data = embed_data(views=[widget], drop_defaults=False)
+    state = json.dumps(data["manager_state"]).replace("</", "<\\/")
+    view = json.dumps(data["view_specs"][0])
+    return f"""<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>Head explorer (static page, no kernel)</title>
+<script type="application/vnd.jupyter.widget-state+json">{state}</script>
+{widget_scripts()}
+</head>
+<body>
+<main>
+<h1>Head explorer</h1>
+<div class="cell_output"><script type="application/vnd.jupyter.widget-view+json">{view}</script></div>
+</main>
+</body>
+</html>
+"""
+
+
+@pytest.fixture(scope="module")
+def encoder():
+    pytest.importorskip("safetensors")
+    from selfattn.pretrained import load_minilm
+
+    try:
+        return load_minilm()
+    except ModuleNotFoundError as err:
+        pytest.skip(str(err))
+
+
+@pytest.fixture(scope="module")
+def page_url(browser, encoder, tmp_path_factory):
+    from selfattn.widgets import HeadExplorer
+
+    folder = tmp_path_factory.mktemp("head_explorer_page")
+    (folder / "index.html").write_text(static_page(HeadExplorer(SENTENCES, encoder=encoder)), encoding="utf-8")
+    server = serve(folder)
+    yield f"http://127.0.0.1:{server.server_address[1]}/"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def opened(browser, page_url):
+    context, page, log = open_page(browser, page_url, "index.html")
+    try:
+        yield page, page.locator(ROOT_SEL), log
+    finally:
+        context.close()
+
+
+_READ = """(root) => ({
+  state: JSON.parse(root.getAttribute('data-state')),
+  cells: [...root.querySelectorAll('[data-testid="cell"]')].map(e => [
+    Number(e.dataset.i), Number(e.dataset.j), Number(e.dataset.value), e.textContent]),
+  bars: [...root.querySelectorAll('[data-testid="weight"]')].map(e => [
+    Number(e.dataset.keyIndex), Number(e.dataset.value)]),
+})"""
+
+
+def check_shown_numbers(root, encoder, where: str) -> dict:
+    """The heatmap and the bars equal selfattn's weights of the head the pickers show."""
+    reading = root.evaluate(_READ)
+    state = reading["state"]
+    sentence = SENTENCES[state["sentence_index"]]
+    expected_run = encoder(sentence)
+    assert state["tokens"] == expected_run.tokens, f"{where}: tokens {state['tokens']} != {expected_run.tokens}"
+    expected = expected_run.attentions[state["layer"], state["head"]].astype(np.float64)  # (n, n)
+    n = len(expected)
+    grid = np.full((n, n), np.nan)
+    for i, j, value, text in reading["cells"]:
+        grid[i, j] = value
+        assert text == f"{expected[i, j]:.2f}" or abs(float(text) - expected[i, j]) <= 0.005 + 1e-9, (
+            f"{where}: cell ({i}, {j}) reads {text!r}, the weight is {expected[i, j]:.6f}")
+    assert len(reading["cells"]) == n * n and not np.isnan(grid).any(), f"{where}: expected {n * n} cells"
+    np.testing.assert_allclose(grid, expected, atol=TOL, rtol=0,
+                               err_msg=f"{where}: heatmap differs from selfattn's layer {state['layer']} "
+                                       f"head {state['head']}")
+    bars = np.full(n, np.nan)
+    for j, value in reading["bars"]:
+        bars[j] = value
+    np.testing.assert_allclose(bars, expected[state["query_index"]], atol=TOL, rtol=0,
+                               err_msg=f"{where}: bars differ from row {state['query_index']}")
+    return state
+
+
+def pick(page, root, testid: str, value: int):
+    old = root.get_attribute("data-state")
+    root.locator(f'select[data-testid="{testid}"]').select_option(str(value))
+    page.wait_for_function("([el, old]) => el.getAttribute('data-state') !== old",
+                           arg=[root.element_handle(), old])
+
+
+def test_static_page_builder_uses_the_books_widget_scripts():
+    scripts = widget_scripts()
+    assert "embed-amd.js" in scripts and "require.js" in scripts
+    assert "data-jupyter-widgets-cdn-only" in scripts
+
+
+def test_head_explorer_shows_selfattns_weights_without_a_kernel(opened, encoder):
+    page, root, log = opened
+    assert root.count() == 1, "the head explorer did not render from the saved state"
+    state = check_shown_numbers(root, encoder, "as loaded")
+    assert (state["sentence_index"], state["layer"], state["head"]) == (0, 0, 0)
+    assert state["tokens"][state["query_index"]] == "it", "the query token is 'it' by default"
+    # no kernel: no text box that cannot work, and a note that says what needs one
+    assert root.locator('[data-testid="sentence-input"]').count() == 0
+    assert "kernel" in root.locator('[data-testid="kernel-note"]').inner_text().lower()
+    assert not log.problems(), "\n".join(log.problems())
+
+
+def test_picking_a_sentence_layer_and_head_shows_that_heads_weights(opened, encoder):
+    page, root, log = opened
+    pick(page, root, "sentence-select", 1)
+    pick(page, root, "layer-select", 3)
+    pick(page, root, "head-select", 7)
+    state = check_shown_numbers(root, encoder, "sentence 1, layer 3, head 7")
+    assert (state["sentence_index"], state["layer"], state["head"]) == (1, 3, 7)
+    assert state["tokens"][state["query_index"]] == "it"
+    pick(page, root, "query-select", 2)  # "animal"
+    state = check_shown_numbers(root, encoder, "query 2")
+    assert state["query_index"] == 2
+    pick(page, root, "layer-select", 5)
+    pick(page, root, "head-select", 11)
+    check_shown_numbers(root, encoder, "sentence 1, layer 5, head 11")
+    assert not log.problems(), "\n".join(log.problems())
+
+
+def test_pickers_are_labelled_and_work_from_the_keyboard(opened, encoder):
+    page, root, log = opened
+    for testid, label in (("sentence-select", "Sentence"), ("layer-select", "Layer"),
+                          ("head-select", "Head"), ("query-select", "Query token")):
+        control = root.locator(f'select[data-testid="{testid}"]')
+        names = control.evaluate("(el) => [...el.labels].map(l => l.textContent)")
+        assert names and names[0].startswith(label), f"{testid}: labels {names}"
+    head = root.locator('select[data-testid="head-select"]')
+    head.focus()
+    old = root.get_attribute("data-state")
+    page.keyboard.press("ArrowDown")
+    page.wait_for_function("([el, old]) => el.getAttribute('data-state') !== old",
+                           arg=[root.element_handle(), old])
+    state = check_shown_numbers(root, encoder, "after ArrowDown on the head picker")
+    assert state["head"] == 1
+    page.keyboard.press("Shift+Tab")  # back to the layer picker
+    assert page.evaluate("document.activeElement.dataset.testid") == "layer-select"
+
+
+def test_head_explorer_page_has_no_serious_accessibility_violations(opened):
+    from axe_playwright_python.sync_playwright import Axe
+
+    page, root, log = opened
+    results = Axe().run(page)
+    serious = [f"{v['impact']}: {v['id']}: {v['help']} ({[n['target'] for n in v['nodes'][:3]]})"
+               for v in results.response["violations"] if v.get("impact") in ("serious", "critical")]
+    assert not serious, "\n".join(serious)
