@@ -67,6 +67,7 @@ __all__ = [
     "check_attention_torch",
     "check_multi_head_attention",
     "check_attention_flops_torch",
+    "check_block_forward_torch",
 ]
 
 _TOLERANCES = {"float64": (1e-9, 1e-6), "float32": (1e-5, 1e-6), "integer": (0.0, 0.0)}  # (rtol, atol)
@@ -1355,3 +1356,164 @@ def check_attention_flops_torch(fn) -> bool:
             raise CheckError(f"{desc}: you count {ans:,} FLOPs, PyTorch's FLOP counter "
                              f"{expected:,}" + (f": {why}." if why else "."))
     return _ok(f"your count matches PyTorch's FLOP counter in all {len(_FLOP_CASES)} cases.")
+
+
+# ---- a post-norm transformer block, against transformers' BertLayer (chapter 9) ----
+def _block_numpy(x, p, n_heads, norm="post", attn_residual=True, ffn_residual=True,
+                 gelu="erf", attn_bias=True, ffn_bias=True):
+    """One block from :mod:`selfattn.block`'s pieces, right (the defaults) or with one mistake."""
+    from .block import layer_norm, multi_head_attention
+
+    z = np.zeros_like(p.b_q)
+    bq, bk, bv, bo = (p.b_q, p.b_k, p.b_v, p.b_o) if attn_bias else (z, z, z, z)
+    b1, b2 = (p.b1, p.b2) if ffn_bias else (np.zeros_like(p.b1), np.zeros_like(p.b2))
+
+    def mha(u):
+        return multi_head_attention(u, p.W_q, bq, p.W_k, bk, p.W_v, bv, p.W_o, bo, n_heads)[0]
+
+    def ffn(u):
+        a = u @ p.W1 + b1  # (n, d_ff)
+        if gelu == "tanh":  # GPT-2's approximation, not BERT's GELU
+            g = 0.5 * a * (1 + np.tanh(math.sqrt(2 / math.pi) * (a + 0.044715 * a ** 3)))
+        else:
+            g = 0.5 * a * (1 + np.vectorize(math.erf)(a / math.sqrt(2)))
+        return g @ p.W2 + b2  # (n, d_model)
+
+    def ln1(u):
+        return layer_norm(u, p.ln1_gamma, p.ln1_beta)
+
+    def ln2(u):
+        return layer_norm(u, p.ln2_gamma, p.ln2_beta)
+
+    if norm == "pre":  # GPT-2's order
+        h = x + mha(ln1(x))
+        return h + ffn(ln2(h))
+    h = ln1((x if attn_residual else 0) + mha(x))  # h = LN1(x + MHA(x))
+    return ln2((h if ffn_residual else 0) + ffn(h))  # LN2(h + FFN(h))
+
+
+_BLOCK_MISTAKES = (
+    ({"attn_residual": False}, "the attention's residual connection is missing: the first layer "
+                               "norm takes x + MHA(x), not MHA(x) alone."),
+    ({"ffn_residual": False}, "the feed-forward layer's residual connection is missing: the "
+                              "second layer norm takes h + FFN(h), not FFN(h) alone."),
+    ({"gelu": "tanh"}, "your GELU is the tanh approximation (GPT-2's); BERT uses the exact "
+                       "x * Phi(x) = 0.5 x (1 + erf(x / sqrt 2)), which selfattn.block.gelu "
+                       "computes."),
+    ({"attn_bias": False}, "the attention projections have no biases: BERT adds b_q, b_k, b_v "
+                           "and b_o (selfattn.block.multi_head_attention takes them)."),
+    ({"ffn_bias": False}, "the feed-forward layer has no biases: GELU(x W1 + b1) W2 + b2."),
+    ({"norm": "pre"}, "you wrote a pre-norm block (GPT-2's h = x + MHA(LN1(x))); BERT is "
+                      "post-norm: h = LN1(x + MHA(x)), out = LN2(h + FFN(h))."),
+)
+
+
+def _block_cases():
+    """Seeded cases (description, x, params, n_heads): (n, d_model, n_heads, d_ff)."""
+    from .block import BlockParams
+
+    cases = []
+    for seed, (n, d, h, f) in enumerate(((5, 8, 2, 32), (7, 12, 3, 24), (4, 16, 4, 64))):
+        x = np.random.default_rng(100 + seed).normal(size=(n, d))
+        cases.append((f"{n} tokens, d_model={d}, {h} heads, d_ff={f}", x,
+                      BlockParams.random(d, f, seed=seed), h))
+    return cases
+
+
+def _torch_bert_layer(x, p, n_heads):
+    """``transformers``' ``BertLayer`` (eager attention, no dropout, float64) with ``p``'s
+    matrices (transposed to ``nn.Linear``'s ``(out, in)``) run on ``x`` ``(n, d_model)``."""
+    import torch
+    from transformers import BertConfig
+    from transformers.models.bert.modeling_bert import BertLayer
+
+    config = BertConfig(hidden_size=p.d_model, num_attention_heads=n_heads,
+                        intermediate_size=p.d_ff, hidden_act="gelu", layer_norm_eps=1e-12,
+                        hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0,
+                        attn_implementation="eager")
+    layer = BertLayer(config).double().eval()
+    pairs = {"attention.self.query": ("W_q", "b_q"), "attention.self.key": ("W_k", "b_k"),
+             "attention.self.value": ("W_v", "b_v"), "attention.output.dense": ("W_o", "b_o"),
+             "intermediate.dense": ("W1", "b1"), "output.dense": ("W2", "b2"),
+             "attention.output.LayerNorm": ("ln1_gamma", "ln1_beta"),
+             "output.LayerNorm": ("ln2_gamma", "ln2_beta")}
+    state = {}
+    for module, (w, b) in pairs.items():
+        W = np.asarray(getattr(p, w), dtype=np.float64)
+        state[module + ".weight"] = torch.from_numpy(W.T.copy() if W.ndim == 2 else W.copy())
+        state[module + ".bias"] = torch.from_numpy(np.asarray(getattr(p, b), dtype=np.float64).copy())
+    layer.load_state_dict(state)
+    with torch.no_grad():
+        out = layer(torch.from_numpy(np.asarray(x, dtype=np.float64))[None])
+    return (out[0] if isinstance(out, tuple) else out)[0].numpy()  # (n, d_model)
+
+
+def check_block_forward_torch(fn) -> bool:
+    """Check a learner's post-norm transformer block against ``transformers``' ``BertLayer``.
+
+    ``fn(x, params, n_heads)`` takes ``x`` of shape ``(n, d_model)``, a
+    :class:`selfattn.block.BlockParams` (matrices in the course's ``(d_in, d_out)`` layout)
+    and the number of heads, and returns the block's output ``(n, d_model)`` (or a pair whose
+    first item is the output):
+
+    .. math:: h = \\operatorname{LN}_1(x + \\operatorname{MHA}(x)), \\qquad
+              \\text{out} = \\operatorname{LN}_2(h + \\operatorname{FFN}(h))
+
+    The reference is ``transformers.models.bert.modeling_bert.BertLayer`` (eager attention,
+    no dropout, float64) loaded with the same random matrices and biases, on three seeded
+    cases of different widths and head counts.
+
+    Parameters
+    ----------
+    fn : callable
+        The learner's block.
+
+    Returns
+    -------
+    bool
+        ``True`` after printing ``"Correct: ..."``.
+
+    Raises
+    ------
+    CheckError
+        Naming the case that fails and, when the output matches a typical mistake (a missing
+        residual connection, the tanh GELU, missing biases, pre-norm instead of post-norm),
+        saying which.
+    ValueError
+        If ``fn`` is not callable.
+
+    Examples
+    --------
+    >>> from selfattn.block import transformer_block
+    >>> from selfattn.exercises import check_block_forward_torch
+    >>> check_block_forward_torch(lambda x, p, h: transformer_block(x, p, h)[0])
+    Correct: your block matches transformers' BertLayer in all 3 cases.
+    True
+    """
+    if not callable(fn):
+        raise ValueError("check_block_forward_torch takes your function itself, as in "
+                         f"check_block_forward_torch(my_block), got a {type(fn).__name__}")
+    cases = _block_cases()
+    for desc, x, p, h in cases:
+        expected = _torch_bert_layer(x, p, h)
+        try:
+            result = fn(x.copy(), p, h)
+        except Exception as exc:
+            raise CheckError(f"{desc}: your function raised {type(exc).__name__}: {exc}") from exc
+        if isinstance(result, (tuple, list)):
+            result = result[0]
+        name = "your output"
+        try:
+            ans, dtype = _answer(result, name)
+        except CheckError as err:
+            raise CheckError(f"{desc}: {err}") from None
+        tol = _tolerance(dtype)
+        if ans.shape == expected.shape and not tol.close(ans, expected):
+            for flags, why in _BLOCK_MISTAKES:
+                if tol.close(ans, _block_numpy(x, p, h, **flags)):
+                    raise CheckError(f"{desc}: {why}")
+        try:
+            _compare(ans, expected, name, tol)
+        except CheckError as err:
+            raise CheckError(f"{desc}, against transformers' BertLayer: {err}") from None
+    return _ok(f"your block matches transformers' BertLayer in all {len(cases)} cases.")
