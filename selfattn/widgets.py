@@ -620,6 +620,7 @@ class HeadExplorer(anywidget.AnyWidget):
             self.error = str(exc)
         else:
             self.error = ""
+        self.send({"event": "add_sentence_done", "error": self.error})  # the view clears its "running" note
 
     # ------------------------------------------------------------------ the Python-side API
     @property

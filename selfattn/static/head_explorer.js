@@ -181,10 +181,21 @@ function render({ model, el }) {
       const button = h("button", { type: "submit", "data-testid": "add-sentence", text: "Add and show" });
       const form = h("form", { class: "sa-controls sa-type" },
         h("label", { for: tid, text: "Your sentence" }), input, button);
-      form.addEventListener("submit", (event) => {
-        event.preventDefault();
+      const submit = () => {
         parts.status.textContent = "Python is running the model on your sentence…";
         model.send({ event: "add_sentence", text: input.value });
+      };
+      form.addEventListener("submit", (event) => {
+        event.preventDefault();
+        submit();
+      });
+      // JupyterLab takes Enter for its own (edit mode) before the form sees it: submit here
+      input.addEventListener("keydown", (event) => {
+        if (event.key === "Enter") {
+          event.preventDefault();
+          event.stopPropagation();
+          submit();
+        }
       });
       root.append(form);
     } else {
@@ -311,8 +322,11 @@ function render({ model, el }) {
   for (const name of ["sentence_index", "layer", "head", "query_index", "attention_data"]) {
     model.on(`change:${name}`, update);
   }
-  model.on("change:error", () => {
-    parts.status.textContent = get("error") ? "" : "Added.";
+  model.on("change:error", update);
+  // Python's answer to the text box (also when the message is the same as last time)
+  model.on("msg:custom", (msg) => {
+    if (!msg || msg.event !== "add_sentence_done") return;
+    parts.status.textContent = msg.error ? "" : `Added and shown: sentence ${get("sentence_index") + 1}.`;
     update();
   });
   build();

@@ -211,3 +211,67 @@ def test_head_explorer_page_has_no_serious_accessibility_violations(opened):
     serious = [f"{v['impact']}: {v['id']}: {v['help']} ({[n['target'] for n in v['nodes'][:3]]})"
                for v in results.response["violations"] if v.get("impact") in ("serious", "critical")]
     assert not serious, "\n".join(serious)
+
+
+# --------------------------------------------------------------------------- with a kernel (JupyterLab)
+_NOTEBOOK = {
+    "cells": [{"cell_type": "code", "execution_count": None, "id": "head-explorer", "metadata": {},
+               "outputs": [], "source": ["from selfattn.widgets import HeadExplorer\n",
+                                         f"HeadExplorer([{SENTENCES[0]!r}])"]}],
+    "metadata": {"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"}},
+    "nbformat": 4, "nbformat_minor": 5,
+}
+
+
+@pytest.fixture(scope="module")
+def lab_page(chromium, encoder, tmp_path_factory):
+    """JupyterLab running a one-cell notebook that shows the head explorer (a temporary copy)."""
+    from _lab import lab_server, run_notebook, shut_down_kernel
+
+    root = tmp_path_factory.mktemp("head-explorer-lab")
+    (root / "head_explorer.ipynb").write_text(json.dumps(_NOTEBOOK), encoding="utf-8")
+    server = lab_server(root)
+    try:
+        context, page, log = run_notebook(chromium, server, "head_explorer.ipynb", timeout_ms=180_000)
+        try:
+            page.locator(ROOT_SEL).wait_for()
+            yield page, page.locator(ROOT_SEL), log
+        finally:
+            shut_down_kernel(page)
+            context.close()
+    finally:
+        server.stop()
+
+
+def test_with_a_kernel_a_typed_sentence_is_run_in_python_and_shown(lab_page, encoder):
+    page, root, log = lab_page
+    typed = "The dog chased the ball because it was fast."
+    text_box = root.locator('input[data-testid="sentence-input"]')
+    assert text_box.count() == 1, "with a kernel the explorer offers a text box"
+    assert root.locator('[data-testid="kernel-note"]').count() == 0
+    # an empty sentence: the encoder's message, nothing added
+    text_box.fill("   ")
+    text_box.press("Enter")
+    error = root.locator('[data-testid="error"]')
+    error.wait_for()
+    assert "empty" in error.inner_text()
+    assert root.locator('select[data-testid="sentence-select"] option').count() == 1
+    # a real sentence: Python runs the encoder, adds it and shows it; the numbers are its weights
+    text_box.fill(typed)
+    root.locator('button[data-testid="add-sentence"]').click()
+    page.wait_for_function("(el) => JSON.parse(el.getAttribute('data-state')).sentence_index === 1",
+                           arg=root.element_handle())
+    assert root.locator('[data-testid="error"]').count() == 0
+    pick(page, root, "layer-select", 4)
+    pick(page, root, "head-select", 2)
+    reading = root.evaluate(_READ)
+    state = reading["state"]
+    run = encoder(typed)
+    assert state["tokens"] == run.tokens and state["tokens"][state["query_index"]] == "it"
+    expected = run.attentions[4, 2]  # (n, n)
+    grid = np.full(expected.shape, np.nan)
+    for i, j, value, _ in reading["cells"]:
+        grid[i, j] = value
+    np.testing.assert_allclose(grid, expected, atol=TOL, rtol=0, err_msg="the typed sentence's layer 4, head 2")
+    assert not log["exceptions"], log["exceptions"]
+    assert not log["external"], f"requests that left 127.0.0.1: {log['external']}"
