@@ -47,6 +47,13 @@ export function headWeights(bytes, n, nLayers, nHeads, layer, head) {
   return W; // (n, n)
 }
 
+/** A weight as the heatmap prints it: two decimals without the leading zero (".25"), so that a
+ * sentence of 17 tokens fits the book's column; 1 prints as "1.00". */
+export function cellText(w) {
+  const t = w.toFixed(2);
+  return t.startsWith("0.") ? t.slice(1) : t;
+}
+
 /** Position of the first "it", else the first word after [CLS] (widgets.py: _default_query). */
 export function defaultQuery(tokens) {
   const i = tokens.indexOf("it");
@@ -285,7 +292,7 @@ function render({ model, el }) {
     parts.table.hidden = false;
     parts.barsBox.hidden = false;
     parts.caption.textContent = `Attention weights of layer ${layer}, head ${head}. Each row is a query token, `
-      + "each column a key token; each row sums to 1. Lighter colour: larger weight.";
+      + "each column a key token; each row sums to 1 (.25 is 0.25). Lighter colour: larger weight.";
     // colours span 0 .. this head's largest weight, like selfattn.plotting.attention_heatmap
     let vmax = 1e-12;
     for (const r of W) for (const w of r) if (w > vmax) vmax = w;
@@ -296,7 +303,7 @@ function render({ model, el }) {
         const td = parts.cells[i][j];
         const rgb = cividis(w / vmax);
         td.setAttribute("data-value", String(w));
-        td.textContent = w.toFixed(2);
+        td.textContent = cellText(w);
         td.title = `${labels[i]} → ${labels[j]}: ${w.toFixed(4)}`;
         td.style.backgroundColor = `rgb(${rgb[0]}, ${rgb[1]}, ${rgb[2]})`;
         td.style.color = textColour(rgb);

@@ -28,14 +28,18 @@ import pytest
 import yaml
 
 from _browser import ROOT, open_page, serve
+from selfattn.plotting import COLUMN_WIDTH
+from selfattn.widgets import HEAD_EXPLORER_SENTENCES
 
 pytestmark = pytest.mark.browser
 
 TOL = 1e-6
 ROOT_SEL = 'div[data-testid="head-explorer"]'
-#: The sentences on the test page: the seed's, and one whose tokens repeat ("the").
-SENTENCES = ["The cat sat on the mat because it was tired.",
-             "The animal didn't cross the street because it was too wide."]
+#: The sentences on the test page: the explorer's own (the seed's pairs, a Winograd pair).
+SENTENCES = list(HEAD_EXPLORER_SENTENCES)
+STREET = SENTENCES.index("The animal didn't cross the street because it was too wide.")
+#: The book's text column in px (selfattn.plotting.COLUMN_WIDTH at 100 dpi).
+COLUMN_PX = round(COLUMN_WIDTH * 100)
 
 
 def widget_scripts() -> str:
@@ -68,7 +72,7 @@ def static_page(widget) -> str:
 <body>
 <main>
 <h1>Head explorer</h1>
-<div class="cell_output"><script type="application/vnd.jupyter.widget-view+json">{view}</script></div>
+<article style="width: {COLUMN_PX}px; margin: 0; padding: 0"><div class="cell_output"><script type="application/vnd.jupyter.widget-view+json">{view}</script></div></article>
 </main>
 </body>
 </html>
@@ -169,18 +173,18 @@ def test_head_explorer_shows_selfattns_weights_without_a_kernel(opened, encoder)
 
 def test_picking_a_sentence_layer_and_head_shows_that_heads_weights(opened, encoder):
     page, root, log = opened
-    pick(page, root, "sentence-select", 1)
+    pick(page, root, "sentence-select", STREET)
     pick(page, root, "layer-select", 3)
     pick(page, root, "head-select", 7)
-    state = check_shown_numbers(root, encoder, "sentence 1, layer 3, head 7")
-    assert (state["sentence_index"], state["layer"], state["head"]) == (1, 3, 7)
+    state = check_shown_numbers(root, encoder, f"sentence {STREET}, layer 3, head 7")
+    assert (state["sentence_index"], state["layer"], state["head"]) == (STREET, 3, 7)
     assert state["tokens"][state["query_index"]] == "it"
     pick(page, root, "query-select", 2)  # "animal"
     state = check_shown_numbers(root, encoder, "query 2")
     assert state["query_index"] == 2
     pick(page, root, "layer-select", 5)
     pick(page, root, "head-select", 11)
-    check_shown_numbers(root, encoder, "sentence 1, layer 5, head 11")
+    check_shown_numbers(root, encoder, f"sentence {STREET}, layer 5, head 11")
     assert not log.problems(), "\n".join(log.problems())
 
 
@@ -201,6 +205,21 @@ def test_pickers_are_labelled_and_work_from_the_keyboard(opened, encoder):
     assert state["head"] == 1
     page.keyboard.press("Shift+Tab")  # back to the layer picker
     assert page.evaluate("document.activeElement.dataset.testid") == "layer-select"
+
+
+def test_every_sentences_heatmap_fits_the_books_column(opened):
+    page, root, log = opened
+    for s in range(len(SENTENCES)):
+        if s:
+            pick(page, root, "sentence-select", s)
+        widths = root.evaluate("""(root) => {
+          const t = root.querySelector('table.sa-heatmap');
+          return {table: Math.ceil(t.getBoundingClientRect().width), box: t.parentElement.clientWidth,
+                  root: root.scrollWidth - root.clientWidth};
+        }""")
+        assert widths["table"] - widths["box"] <= 1 and widths["root"] <= 1, (
+            f"sentence {s}: the heatmap is {widths['table']} px wide in a {widths['box']} px box "
+            f"(the explorer scrolls {widths['root']} px) in a {COLUMN_PX} px column")
 
 
 def test_head_explorer_page_has_no_serious_accessibility_violations(opened):
