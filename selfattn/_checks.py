@@ -957,20 +957,3 @@ def shown_token_count(n: int, limit: int, text: str) -> None:
         shown = text if len(text) <= 60 else text[:57] + "..."
         raise ValueError(f"the text {shown!r} is {n} tokens long with [CLS] and [SEP]; the head explorer "
                          f"shows at most {limit} (a wider heatmap is unreadable): type a shorter sentence")
-
-
-def index_below(value, name: str, count: int, note: str = "") -> int:
-    """A whole number from 0 to ``count - 1`` (``True`` and ``1.9`` refused); the message gives the range."""
-    if (isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral)
-            or not 0 <= value < count):
-        raise ValueError(f"{name} must be a whole number from 0 to {count - 1}{note}, "
-                         f"got {value!r} ({type(value).__name__})")
-    return int(value)
-
-
-def shown_token_count(n: int, limit: int, text: str) -> None:
-    """A sentence for a widget's heatmap has at most ``limit`` tokens ([CLS] and [SEP] included)."""
-    if n > limit:
-        shown = text if len(text) <= 60 else text[:57] + "..."
-        raise ValueError(f"the text {shown!r} is {n} tokens long with [CLS] and [SEP]; the head explorer "
-                         f"shows at most {limit} (a wider heatmap is unreadable): type a shorter sentence")
