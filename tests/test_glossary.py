@@ -31,7 +31,7 @@ SLUGS = {
     "jacobian", "loss", "cross-entropy", "mini-batch", "learning-rate", "logits", "mlp",
     "layer-normalisation", "residual-connection", "pooler", "token-type-embedding",
     "weight-tying", "lm-head", "rnn", "positional-encoding", "encoder", "decoder", "flop",
-    "parameter", "softmax",
+    "parameter", "softmax", "entropy", "gelu", "special-tokens", "wordpiece",
 }
 
 
