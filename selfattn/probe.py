@@ -8,6 +8,7 @@ how its weights are spread. For one sentence of ``n`` tokens and one head with w
 .. math::
 
     \text{previous} = \frac{1}{n-1}\sum_{i=1}^{n-1} A_{i,\,i-1}, \qquad
+    \text{next} = \frac{1}{n-1}\sum_{i=0}^{n-2} A_{i,\,i+1}, \qquad
     \text{self} = \frac{1}{n}\sum_{i=0}^{n-1} A_{i,i},
 
 .. math::
@@ -37,7 +38,7 @@ __all__ = ["SENTENCES", "STATISTICS", "head_statistics", "mean_head_statistics",
            "top_heads"]
 
 #: The measures of :func:`head_statistics`, in the order the chapter shows them.
-STATISTICS = ("previous", "self", "cls", "sep", "entropy")
+STATISTICS = ("previous", "next", "self", "cls", "sep", "entropy")
 
 #: Two dozen plain English sentences of different lengths and forms (statements, questions,
 #: a list, a quotation, numbers), written for the chapter; none is the seed's sentence.
@@ -70,7 +71,7 @@ SENTENCES = (
 
 
 def head_statistics(attentions, tokens) -> dict:
-    r"""Five measures of every head's weights on one sentence (see the module's formulas).
+    r"""Six measures of every head's weights on one sentence (see the module's formulas).
 
     Parameters
     ----------
@@ -83,7 +84,7 @@ def head_statistics(attentions, tokens) -> dict:
     Returns
     -------
     dict of str to numpy.ndarray, shape (n_layers, n_heads)
-        ``"previous"``, ``"self"``, ``"cls"``, ``"sep"`` (mean weights, 0 to 1) and
+        ``"previous"``, ``"next"``, ``"self"``, ``"cls"``, ``"sep"`` (mean weights, 0 to 1) and
         ``"entropy"`` (mean entropy of a row, in nats, 0 to ln n).
 
     Raises
@@ -102,6 +103,8 @@ def head_statistics(attentions, tokens) -> dict:
     >>> s = head_statistics(a, ["[CLS]", "hi", "[SEP]"])
     >>> s["previous"], s["self"].round(3), s["cls"].round(3)
     (array([[0., 1.]]), array([[1.   , 0.333]]), array([[0.333, 0.667]]))
+    >>> s["next"]                                # no head looks one token ahead
+    array([[0., 0.]])
     """
     a, tokens = _checks.head_attentions(attentions, tokens)  # (L, h, n, n)
     n = a.shape[-1]
@@ -112,6 +115,7 @@ def head_statistics(attentions, tokens) -> dict:
         plogp = np.where(a > 0, a * np.log(a), 0.0)  # (L, h, n, n)
     return {
         "previous": a[..., i, i - 1].mean(axis=-1),  # (L, h)  mean_i A[i, i-1], i >= 1
+        "next": a[..., i - 1, i].mean(axis=-1),  # (L, h)  mean_i A[i, i+1], i <= n-2
         "self": np.diagonal(a, axis1=-2, axis2=-1).mean(axis=-1),  # (L, h)  mean_i A[i, i]
         "cls": a[..., cls].sum(axis=-1).mean(axis=-1),  # (L, h)  mean_i sum_{j=[CLS]} A[i, j]
         "sep": a[..., sep].sum(axis=-1).mean(axis=-1),  # (L, h)  mean_i sum_{j=[SEP]} A[i, j]

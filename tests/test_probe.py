@@ -43,6 +43,24 @@ def test_a_previous_token_head_has_previous_one():
     assert s["sep"][0, 0] == 0.0
 
 
+NEXT = np.array([[0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1], [0, 0, 0, 1]], dtype=float)
+
+
+def test_a_next_token_head_has_next_one_and_previous_zero():
+    s = head_statistics(_heads(NEXT), TOKENS)
+    assert s["next"][0, 0] == 1.0  # rows 0..2 all on i+1; the last row has no next token
+    assert s["previous"][0, 0] == 0.0
+    assert s["self"][0, 0] == pytest.approx(1 / 4)  # only row 3 (on itself)
+    assert s["sep"][0, 0] == pytest.approx(2 / 4)  # rows 2 and 3
+
+
+def test_next_is_the_mean_over_the_first_n_minus_one_rows():
+    w = np.array([[0.5, 0.5, 0, 0], [0, 0.8, 0.2, 0], [0, 0, 0, 1.0], [1.0, 0, 0, 0]])
+    s = head_statistics(_heads(w, PREVIOUS, EVEN), TOKENS)
+    # (A[0,1] + A[1,2] + A[2,3]) / 3 = (0.5 + 0.2 + 1) / 3; the last row does not count
+    assert s["next"][0].tolist() == [pytest.approx(1.7 / 3), 0.0, pytest.approx(0.25)]
+
+
 def test_cls_and_sep_heads():
     s = head_statistics(_heads(TO_CLS, TO_SEP), TOKENS)
     assert s["cls"][0].tolist() == [1.0, 0.0]
@@ -135,6 +153,6 @@ def test_on_the_real_model_rows_are_weights_and_the_measures_are_in_range():
     enc = load_minilm()("The dog chased the ball.")
     s = head_statistics(enc.attentions, enc.tokens)
     n = len(enc.tokens)
-    for k in ("previous", "self", "cls", "sep"):
+    for k in ("previous", "next", "self", "cls", "sep"):
         assert s[k].shape == (6, 12) and np.all((s[k] >= 0) & (s[k] <= 1 + 1e-6))
     assert np.all((s["entropy"] >= 0) & (s["entropy"] <= math.log(n) + 1e-6))
