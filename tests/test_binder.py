@@ -26,7 +26,6 @@ NOT_IN_BINDER = {
     "nbval": "test suite only",
     "pytest": "test suite only",
     "hypothesis": "test suite only",
-    "transformers": "test only: parameter counts checked against transformers",
     "playwright": "browser tests only",
     "axe-playwright-python": "browser tests only",
     "check-jsonschema": "workflow linter, test suite only",
