@@ -42,6 +42,7 @@ Reference values come from :mod:`selfattn.attention`.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -832,6 +833,32 @@ def _projection_cases(sizes=((4, 5, 3, 2), (3, 6, 3, 4), (6, 4, 2, 3)), seed=34)
     return cases
 
 
+def _check_output(result, expected, desc: str, reference: str, mistakes=(), hint: str = "") -> None:
+    """Compare a learner's layer output (or the first item of the pair it returns) with the
+    reference's; when it differs, name the first typical mistake that gives exactly that output.
+
+    ``mistakes`` holds ``(wrong, why)`` pairs: ``wrong()`` computes the output of that mistake.
+    ``hint`` is added when the output is not a finite array.
+    """
+    if isinstance(result, (tuple, list)):
+        result = result[0]
+    try:
+        ans, dtype = _answer(result, "your output")
+    except CheckError as err:
+        raise CheckError(f"{desc}: {err}{hint}") from None
+    tol = _tolerance(dtype)
+    if ans.shape == expected.shape and not tol.close(ans, expected):
+        for wrong, why in mistakes:
+            with np.errstate(all="ignore"):
+                out = wrong()
+            if np.all(np.isfinite(out)) and tol.close(ans, out):
+                raise CheckError(f"{desc}: {why}")
+    try:
+        _compare(ans, expected, "your output", tol)
+    except CheckError as err:
+        raise CheckError(f"{desc}, against {reference}: {err}") from None
+
+
 def _call_builder(fn, desc: str, *args):
     """``fn(*args)`` on copies; a learner's exception becomes a CheckError naming the case."""
     try:
@@ -1235,26 +1262,11 @@ def check_multi_head_attention(fn) -> bool:
                         causal=causal)
         except Exception as exc:
             raise CheckError(f"{desc}: your function raised {type(exc).__name__}: {exc}") from exc
-        if isinstance(result, (tuple, list)):
-            result = result[0]
-        name = "your output"
-        try:
-            ans, dtype = _answer(result, name)
-        except CheckError as err:
-            hint = (" A row with every key masked gives 0/0: check the mask's polarity (here "
-                    "True = may attend)." if mask is not None or causal else "")
-            raise CheckError(f"{desc}: {err}{hint}") from None
-        tol = _tolerance(dtype)
-        if ans.shape == expected.shape and not tol.close(ans, expected):
-            for flags, why in _MHA_MISTAKES:
-                with np.errstate(all="ignore"):
-                    wrong = _mha_numpy(x, W_q, W_k, W_v, W_o, h, mask, causal, **flags)
-                if np.all(np.isfinite(wrong)) and tol.close(ans, wrong):
-                    raise CheckError(f"{desc}: {why}")
-        try:
-            _compare(ans, expected, name, tol)
-        except CheckError as err:
-            raise CheckError(f"{desc}, against torch.nn.MultiheadAttention: {err}") from None
+        hint = (" A row with every key masked gives 0/0: check the mask's polarity (here "
+                "True = may attend)." if mask is not None or causal else "")
+        mistakes = [(functools.partial(_mha_numpy, x, W_q, W_k, W_v, W_o, h, mask, causal, **flags),
+                     why) for flags, why in _MHA_MISTAKES]
+        _check_output(result, expected, desc, "torch.nn.MultiheadAttention", mistakes, hint)
     return _ok(f"your multi-head attention matches torch.nn.MultiheadAttention in all "
                f"{len(cases)} cases.")
 
@@ -1500,20 +1512,7 @@ def check_block_forward_torch(fn) -> bool:
             result = fn(x.copy(), p, h)
         except Exception as exc:
             raise CheckError(f"{desc}: your function raised {type(exc).__name__}: {exc}") from exc
-        if isinstance(result, (tuple, list)):
-            result = result[0]
-        name = "your output"
-        try:
-            ans, dtype = _answer(result, name)
-        except CheckError as err:
-            raise CheckError(f"{desc}: {err}") from None
-        tol = _tolerance(dtype)
-        if ans.shape == expected.shape and not tol.close(ans, expected):
-            for flags, why in _BLOCK_MISTAKES:
-                if tol.close(ans, _block_numpy(x, p, h, **flags)):
-                    raise CheckError(f"{desc}: {why}")
-        try:
-            _compare(ans, expected, name, tol)
-        except CheckError as err:
-            raise CheckError(f"{desc}, against transformers' BertLayer: {err}") from None
+        mistakes = [(functools.partial(_block_numpy, x, p, h, **flags), why)
+                    for flags, why in _BLOCK_MISTAKES]
+        _check_output(result, expected, desc, "transformers' BertLayer", mistakes)
     return _ok(f"your block matches transformers' BertLayer in all {len(cases)} cases.")
