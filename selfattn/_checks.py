@@ -957,3 +957,75 @@ def shown_token_count(n: int, limit: int, text: str) -> None:
         shown = text if len(text) <= 60 else text[:57] + "..."
         raise ValueError(f"the text {shown!r} is {n} tokens long with [CLS] and [SEP]; the head explorer "
                          f"shows at most {limit} (a wider heatmap is unreadable): type a shorter sentence")
+
+
+# --------------------------------------------------------------------------- #
+# positions (selfattn.positions and its PyTorch twin)
+# --------------------------------------------------------------------------- #
+def even_dim(d, name: str = "d") -> int:
+    """A width that splits into pairs (sin/cos, or the pairs RoPE rotates): even, at least 2."""
+    d = positive_int(d, name)
+    if d % 2:
+        raise ValueError(f"{name} must be even (the coordinates go in pairs, one angle per pair), "
+                         f"got {name}={d}")
+    return d
+
+
+def frequency_base(value) -> float:
+    """The base of the position frequencies: a finite number greater than 1 (10000 in the papers)."""
+    base = finite_number(value, "base")
+    if base <= 1:
+        raise ValueError(f"base must be greater than 1 (the frequencies are base^(-2i/d), "
+                         f"10000 in the papers), got {base}")
+    return base
+
+
+def position_indices(positions, n, name: str = "positions") -> np.ndarray:
+    """Positions as an int64 array ``(n,)`` of whole numbers >= 0; ``None`` gives ``0, ..., n - 1``.
+
+    ``n = None`` takes the length from ``positions`` (which must then be given). A float array
+    holding whole numbers is accepted; 1.5, a bool array, a negative position or a length other
+    than ``n`` is refused by name.
+    """
+    if positions is None:
+        if n is None:
+            raise ValueError(f"{name} must be given (an array of whole numbers >= 0)")
+        return np.arange(n, dtype=np.int64)
+    if is_tensor(positions):
+        positions = positions.detach().cpu().numpy()
+    pos = as_array(positions, name)
+    if pos.ndim == 0:
+        pos = pos.reshape(1)
+    if pos.ndim != 1:
+        raise ValueError(f"{name} must be 1-D (one position per row), got shape {pos.shape}")
+    if pos.dtype == np.bool_ or not np.issubdtype(pos.dtype, np.number) or np.iscomplexobj(pos):
+        raise ValueError(f"{name} must hold whole numbers >= 0, got dtype {pos.dtype}")
+    if not np.issubdtype(pos.dtype, np.integer):
+        finite(pos, name)
+        if not np.all(pos == np.round(pos)):
+            bad = pos[pos != np.round(pos)][0]
+            raise ValueError(f"{name} must hold whole numbers (a position counts tokens), got {bad}")
+    if pos.size and pos.min() < 0:
+        raise ValueError(f"{name} must be >= 0 (the first token is at position 0), got {pos.min()}")
+    if n is not None and pos.shape[0] != n:
+        raise ValueError(f"{name} must hold one position per row: {n} positions, got {pos.shape[0]} "
+                         f"(shape {pos.shape})")
+    return pos.astype(np.int64)
+
+
+def rope_inputs(x, positions, layout, tensors: bool = False):
+    """``x`` (..., n, d) finite with d even, its positions ``(n,)`` and a known layout, for RoPE."""
+    if tensors:
+        x = float_tensor(x, "x")
+    else:
+        x = float_array(x, "x")
+    ndim(x, "x", 2, "(..., n, d): queries or keys, one row per token")
+    n, d = shape(x)[-2:]
+    if n == 0:
+        raise ValueError(f"x must hold at least one row (n >= 1), got shape {shape(x)}")
+    if d % 2:
+        raise ValueError(f"RoPE rotates pairs of coordinates, so the last dimension of x must be even, "
+                         f"got shape {shape(x)} (d={d})")
+    finite(x, "x")
+    layout = choice(layout, "layout", ("interleaved", "half"))
+    return x, position_indices(positions, n), layout

@@ -37,6 +37,7 @@ from torch import nn
 from . import _checks
 from . import attention as _np_attention
 from . import heads as _np_heads
+from . import positions as _np_positions
 
 __all__ = ["scaled_dot_product_attention", "split_heads", "merge_heads", "SelfAttention", "MultiHeadAttention"]
 
@@ -633,3 +634,36 @@ class TransformerBlock(nn.Module):
     def __repr__(self) -> str:
         return (f"TransformerBlock(d_model={self.d_model}, n_heads={self.n_heads}, d_ff={self.d_ff}, "
                 f"norm={self.norm!r})")
+
+
+# --------------------------------------------------------------------------- #
+# positions: the twin of selfattn.positions.rope
+# --------------------------------------------------------------------------- #
+__all__ += ["rope"]
+
+
+def rope(x, positions=None, base: float = _np_positions.BASE, layout: str = "interleaved"):
+    """Rotary position embedding on a tensor; the twin of :func:`selfattn.positions.rope`.
+
+    ``x`` is ``(..., n, d)`` with ``d`` even; ``positions`` ``(n,)`` whole numbers >= 0
+    (default ``0, ..., n - 1``); ``layout`` ``"interleaved"`` (paper, GPT-J) or ``"half"``
+    (GPT-NeoX, Hugging Face Llama). Differentiable in ``x``; same checks and messages.
+
+    >>> import numpy as np, torch
+    >>> from selfattn import positions, nn
+    >>> x = np.random.default_rng(0).normal(size=(3, 4))
+    >>> bool(np.allclose(nn.rope(torch.from_numpy(x)).numpy(), positions.rope(x)))
+    True
+    """
+    x, pos, layout = _checks.rope_inputs(x, positions, layout, tensors=True)
+    d = x.shape[-1]
+    angles = torch.as_tensor(_np_positions.rope_angles(pos, d, base), dtype=x.dtype, device=x.device)
+    cos, sin = torch.cos(angles), torch.sin(angles)  # (n, d/2)
+    if layout == "interleaved":
+        a, b = x[..., 0::2], x[..., 1::2]  # the pairs (x[2i], x[2i+1])
+    else:
+        a, b = x[..., : d // 2], x[..., d // 2 :]  # the pairs (x[i], x[i + d/2])
+    ra, rb = a * cos - b * sin, a * sin + b * cos
+    if layout == "interleaved":
+        return torch.stack([ra, rb], dim=-1).flatten(-2)  # back to x[2i], x[2i+1]
+    return torch.cat([ra, rb], dim=-1)
