@@ -497,8 +497,9 @@ class HeadExplorer(anywidget.AnyWidget):
     ----------
     sentences : str or list of str, optional
         The sentences to precompute; default :data:`HEAD_EXPLORER_SENTENCES`.
-    encoder : selfattn.pretrained.Encoder, optional
-        Default ``load_minilm()``.
+    encoder : selfattn.pretrained.Encoder or callable, optional
+        Default ``load_minilm()``. Any other model works if calling it on a sentence returns
+        an object with ``tokens`` (list of str) and ``attentions`` ``(n_layers, n_heads, n, n)``.
 
     Attributes
     ----------
@@ -573,9 +574,13 @@ class HeadExplorer(anywidget.AnyWidget):
     # ------------------------------------------------------------------ computing
     def _compute(self, sentence):
         """(tokens, attentions as little-endian float32 (L, h, n, n)) of one sentence, checked."""
-        (enc,) = self._encoder.tokenize(sentence)  # the encoder's errors: not a str, empty, > 512 tokens
-        _checks.shown_token_count(len(enc.ids), HEAD_EXPLORER_MAX_TOKENS, sentence)
-        result = self._encoder(sentence)
+        if hasattr(self._encoder, "tokenize"):  # MiniLM: count the tokens before running the model
+            (enc,) = self._encoder.tokenize(sentence)  # the encoder's errors: not a str, empty, > 512 tokens
+            _checks.shown_token_count(len(enc.ids), HEAD_EXPLORER_MAX_TOKENS, sentence)
+            result = self._encoder(sentence)
+        else:  # any model whose call returns .tokens and .attentions (the induction decoder)
+            result = self._encoder(sentence)
+            _checks.shown_token_count(len(result.tokens), HEAD_EXPLORER_MAX_TOKENS, sentence)
         a = np.ascontiguousarray(result.attentions, dtype="<f4")  # (L, h, n, n)
         return list(result.tokens), a
 

@@ -228,3 +228,25 @@ def test_the_views_head_weights_equal_the_encoders(tmp_path, explorer, encoder):
         np.testing.assert_allclose(np.array(got["weights"]), expected, atol=TOL, rtol=0,
                                    err_msg=f"sentence {s}, layer {layer}, head {head}")
         assert explorer.token_lists[s][got["query"]] == "it"
+
+
+def test_any_model_that_returns_tokens_and_attentions_can_be_explored():
+    """The explorer is not tied to MiniLM: a callable returning .tokens and .attentions is enough."""
+    from types import SimpleNamespace
+
+    def model(text):
+        tokens = text.split()
+        n = len(tokens)
+        a = np.zeros((2, 3, n, n), dtype=np.float32)
+        for layer in range(2):
+            for head in range(3):
+                a[layer, head, :, (layer + head) % n] = 1.0  # every row on one column
+        return SimpleNamespace(tokens=tokens, attentions=a)
+
+    ex = HeadExplorer(["a b c d", "e f g"], encoder=model)
+    assert (ex.n_layers, ex.n_heads) == (2, 3)
+    assert ex.token_lists == [["a", "b", "c", "d"], ["e", "f", "g"]]
+    w = ex.weights(1, 1, 2)  # column (1 + 2) % 3 = 0
+    assert w.shape == (3, 3) and np.array_equal(w[:, 0], np.ones(3)) and w[:, 1:].sum() == 0
+    with pytest.raises(ValueError, match="tokens"):
+        ex.add_sentence(" ".join(["x"] * 41))  # longer than HEAD_EXPLORER_MAX_TOKENS
