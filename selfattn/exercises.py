@@ -1516,3 +1516,130 @@ def check_block_forward_torch(fn) -> bool:
                     for flags, why in _BLOCK_MISTAKES]
         _check_output(result, expected, desc, "transformers' BertLayer", mistakes)
     return _ok(f"your block matches transformers' BertLayer in all {len(cases)} cases.")
+
+
+# ---- RoPE for a query and a key, against the paper's complex-number formula (chapter 10) ----
+def _rope_complex(x, p, base=10000.0, layout="interleaved", exponent=2.0, sign=1.0):
+    """``x`` ``(d,)`` at position ``p`` by the paper's formula, right (the defaults) or with one
+    typical mistake: pair ``i`` as the complex number ``a + i b``, times ``exp(i p w_i)``.
+
+    ``layout`` picks the pairs: ``(x[2i], x[2i+1])`` (interleaved, the paper) or
+    ``(x[i], x[i + d/2])`` (half); ``w_i = base^(-exponent i / d)``; ``sign=-1`` turns the
+    wrong way. Written apart from :func:`selfattn.positions.rope`, so that each checks the other.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    d = x.shape[-1]
+    h = d // 2
+    a, b = (x[0::2], x[1::2]) if layout == "interleaved" else (x[:h], x[h:])
+    w = base ** (-exponent * np.arange(h) / d)  # (d/2,)
+    z = (a + 1j * b) * np.exp(1j * sign * p * w)  # (d/2,): each pair turned by p w_i
+    out = np.empty(d)
+    if layout == "interleaved":
+        out[0::2], out[1::2] = z.real, z.imag
+    else:
+        out[:h], out[h:] = z.real, z.imag
+    return out
+
+
+def _rope_cases():
+    """Seeded cases (description, q, k, m, n, base): sizes, positions and bases that tell the
+    mistakes apart (the first token, far positions, a base other than 10,000)."""
+    rng = np.random.default_rng(2021)
+    specs = [(8, 3, 1, 10000.0), (6, 0, 5, 10000.0), (16, 40, 100, 10000.0), (8, 7, 2, 100.0)]
+    return [(f"d={d}, query at m={m}, key at n={n}, base={base:g}", rng.normal(size=d),
+             rng.normal(size=d), m, n, base) for d, m, n, base in specs]
+
+
+def _rope_mistakes(layout: str):
+    """``(flags, why)``: the changes to :func:`_rope_complex` a learner typically makes."""
+    other = "half" if layout == "interleaved" else "interleaved"
+    pairs = {"interleaved": "(x[2i], x[2i+1])", "half": "(x[i], x[i + d/2])"}
+    return (
+        ({"layout": other}, f"you rotate the pairs of the {other} layout, {pairs[other]}; this "
+                            f"exercise asks for the {layout} layout, {pairs[layout]}. Both are "
+                            "RoPE, but a model trained with one gives wrong scores with the other, "
+                            "without an error."),
+        ({"shift": 1}, "your vectors are those of positions m + 1 and n + 1: the first token is at "
+                       "position 0. (The score q . k would still be right, since it depends on "
+                       "m - n only; the vectors are not.)"),
+        ({"shift": -1}, "your vectors are those of positions m - 1 and n - 1: use m and n as given."),
+        ({"base": 10000.0}, "you use the base 10000 instead of the base passed to your function."),
+        ({"exponent": 1.0}, "your frequencies are base^(-i/d); RoPE's are base^(-2i/d) for pair i "
+                            "(i = 0 ... d/2 - 1), the same as the sinusoidal table's."),
+        ({"sign": -1.0}, "you turn each pair by -p w_i (clockwise); RoPE turns by +p w_i: "
+                         "(a, b) -> (a cos - b sin, a sin + b cos)."),
+        ({"swap": True}, "you rotate the query by n and the key by m: the query's position is m."),
+    )
+
+
+def check_rope(fn, layout: str = "interleaved") -> bool:
+    """Check ``fn(q, k, m, n, base)``, RoPE for one query and one key, against the paper's formula.
+
+    ``fn`` takes a query ``q`` and a key ``k`` of shape ``(d,)`` (``d`` even), the position ``m``
+    of the query and ``n`` of the key (whole numbers, the first token at 0) and the frequency
+    ``base``, and returns the pair ``(q rotated by m, k rotated by n)``: pair ``i`` of each vector
+    turned by the angle ``position * base^(-2i/d)``. In the ``"interleaved"`` layout (the paper,
+    GPT-J) pair ``i`` is ``(x[2i], x[2i+1])``; in ``"half"`` (GPT-NeoX, Hugging Face's Llama)
+    it is ``(x[i], x[i + d/2])``. The reference treats each pair as a complex number and
+    multiplies it by ``exp(i * position * w_i)``, the formula of Su et al. (2021), section 3.4.
+
+    Parameters
+    ----------
+    fn : callable
+        The learner's ``rope_pair(q, k, m, n, base)``.
+    layout : {"interleaved", "half"}, default "interleaved"
+        The layout the exercise asks for.
+
+    Returns
+    -------
+    bool
+        ``True`` after printing ``"Correct: ..."``.
+
+    Raises
+    ------
+    CheckError
+        Naming the case (sizes, positions, base) and the vector (query or key) that fails and,
+        when it matches a typical mistake (the other layout, positions off by one, the base
+        ignored, frequencies base^(-i/d), the rotation the wrong way, m and n swapped), saying
+        which; a wrong shape, a NaN or an answer that is not a pair is named as such.
+    ValueError
+        If ``fn`` is not callable or ``layout`` is unknown.
+
+    Examples
+    --------
+    >>> from selfattn.exercises import check_rope
+    >>> from selfattn.positions import rope
+    >>> def rope_pair(q, k, m, n, base):
+    ...     return rope(q[None], [m], base)[0], rope(k[None], [n], base)[0]
+    >>> check_rope(rope_pair)
+    Correct: your RoPE matches the paper's formula (interleaved layout) in all 4 cases.
+    True
+    """
+    if not callable(fn):
+        raise ValueError("check_rope takes your function itself, as in check_rope(rope_pair), "
+                         f"got a {type(fn).__name__}")
+    layout = _checks.choice(layout, "layout", ("interleaved", "half"))
+    cases = _rope_cases()
+    for desc, q, k, m, n, base in cases:
+        expected = (_rope_complex(q, m, base, layout), _rope_complex(k, n, base, layout))
+        result = _call_builder(fn, desc, q, k, np.int64(m), np.int64(n), np.float64(base))
+        if not isinstance(result, (tuple, list)) or len(result) != 2:
+            raise CheckError(f"{desc}: your function must return a pair (q rotated, k rotated), "
+                             f"got {type(result).__name__}")
+        for which, (answer, exp, x, p, p_other) in enumerate(
+                ((result[0], expected[0], q, m, n), (result[1], expected[1], k, n, m))):
+            name = ("the query", "the key")[which]
+
+            def wrong(flags, x=x, p=p, p_other=p_other):
+                flags = dict(flags)
+                pos = p_other if flags.pop("swap", False) else p + flags.pop("shift", 0)
+                kw = {"base": base, "layout": layout, **flags}
+                return lambda: _rope_complex(x, pos, **kw)
+
+            mistakes = [(wrong(flags), why) for flags, why in _rope_mistakes(layout)
+                        if not (flags.get("base") == base or (flags.get("swap") and m == n))]
+            _check_output((answer,), exp, f"{desc}, {name}", "the paper's formula", mistakes)
+    return _ok(f"your RoPE matches the paper's formula ({layout} layout) in all {len(cases)} cases.")
+
+
+__all__.append("check_rope")

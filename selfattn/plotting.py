@@ -1117,3 +1117,125 @@ def plot_width_and_heads(rows, *, ax=None):
 
 
 __all__.append("plot_width_and_heads")
+
+
+# --------------------------------------------------------------------------- #
+# chapter "Where is each word? Positions"
+# --------------------------------------------------------------------------- #
+def plot_position_map(values, *, ax=None, title=None, xlabel="column", ylabel="position",
+                      vmin=None, vmax=None, colorbar_label=None):
+    """Heatmap of a large matrix indexed by position: a position table or a similarity map.
+
+    Too many cells to print their values, so a colour bar reads them; row 0 is at the top, as
+    in a table. Used for the sinusoidal table ``(n, d)`` and for the cosine similarity of
+    position vectors ``(n, n)``.
+
+    Parameters
+    ----------
+    values : array_like, shape (n_rows, n_cols)
+    ax : matplotlib.axes.Axes, optional
+        Defaults to a new page-wide figure.
+    title : str, optional
+    xlabel, ylabel : str, default "column" and "position"
+    vmin, vmax : float, optional
+        Colour range; defaults to the smallest and largest value.
+    colorbar_label : str, optional
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+
+    Raises
+    ------
+    ValueError
+        If ``values`` is not 2-D or holds NaN or inf, ``ax`` is not an Axes, or ``vmin`` /
+        ``vmax`` is not a finite number (``vmax`` above ``vmin``).
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> from selfattn.plotting import plot_position_map
+    >>> ax = plot_position_map([[0.0, 1.0], [1.0, -1.0]], title="a table")
+    >>> ax.images[0].get_array().shape, ax.get_ylabel()
+    ((2, 2), 'position')
+    """
+    v = _array(values, "values", 2, "(n_rows, n_cols)")
+    lo = float(v.min()) if vmin is None else vmin
+    hi = float(v.max()) if vmax is None else vmax
+    if hi <= lo and vmin is None and vmax is None:
+        hi = lo + 1e-12  # a constant matrix: any range shows it
+    lo, hi = _checks.value_range(lo, hi)
+    ax = _axes(ax, PAGE_WIDTH, _HEIGHT["row"])
+    im = ax.imshow(v, cmap=CMAP, vmin=lo, vmax=hi, aspect="auto", interpolation="nearest")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title)
+    bar = ax.figure.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
+    if colorbar_label:
+        bar.set_label(colorbar_label)
+    return ax
+
+
+#: Line styles of the series of :func:`plot_score_by_distance`, so that no series relies on colour.
+_SERIES_STYLES = (("dark", "-"), ("gold", "--"), ("mid", "-."), ("grey", ":"))
+
+
+def plot_score_by_distance(distances, scores, labels, *, ax=None, title=None,
+                           ylabel="score", xlabel="distance m - n (positions)"):
+    """One line per series: a score (or bias) against the distance between two positions.
+
+    Parameters
+    ----------
+    distances : array_like, shape (n,)
+    scores : array_like, shape (s, n)
+        One row per series.
+    labels : sequence of str, length s
+        The legend entry of each series (at most 4 series, each in its own colour and line style).
+    ax : matplotlib.axes.Axes, optional
+    title, ylabel, xlabel : str, optional
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+
+    Raises
+    ------
+    ValueError
+        If ``distances`` is not 1-D, ``scores`` is not 2-D with one column per distance, either
+        holds NaN or inf, the labels are not a list of one string per series, there are more
+        than 4 series, or ``ax`` is not an Axes.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> from selfattn.plotting import plot_score_by_distance
+    >>> ax = plot_score_by_distance([0, 1, 2], [[3.0, 2.0, 1.0]], ["q . k"])
+    >>> line = ax.lines[1]  # ax.lines[0] is the zero line
+    >>> line.get_ydata().tolist(), ax.get_legend().get_texts()[0].get_text()
+    ([3.0, 2.0, 1.0], 'q . k')
+    """
+    x = _array(distances, "distances", 1, "(n,)")
+    y = _array(scores, "scores", 2, "(s, n): one row per series")
+    labels = _checks.labels(labels, "labels")
+    if y.shape[1] != x.shape[0]:
+        raise ValueError(f"scores of shape {y.shape} need one column per distance ({x.shape[0]})")
+    if len(labels) != y.shape[0]:
+        raise ValueError(f"{len(labels)} labels for {y.shape[0]} series (rows of scores)")
+    if y.shape[0] > len(_SERIES_STYLES):
+        raise ValueError(f"at most {len(_SERIES_STYLES)} series can be told apart, got {y.shape[0]}")
+    ax = _axes(ax, PAGE_WIDTH, _HEIGHT["curve"])
+    ax.axhline(0.0, color=COLOURS["grey"], lw=0.8)
+    for row, label, (colour, style) in zip(y, labels, _SERIES_STYLES):
+        ax.plot(x, row, style, color=COLOURS[colour], label=label)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title)
+    ax.legend(fontsize=_VALUE_FONT)
+    return ax
+
+
+__all__ += ["plot_position_map", "plot_score_by_distance"]
