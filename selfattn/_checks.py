@@ -980,12 +980,17 @@ def frequency_base(value) -> float:
     return base
 
 
+#: The largest position accepted: float64 counts whole numbers exactly up to 2**53 (and a larger
+#: float would wrap around when cast to int64).
+MAX_POSITION = 2**53
+
+
 def position_indices(positions, n, name: str = "positions") -> np.ndarray:
     """Positions as an int64 array ``(n,)`` of whole numbers >= 0; ``None`` gives ``0, ..., n - 1``.
 
     ``n = None`` takes the length from ``positions`` (which must then be given). A float array
     holding whole numbers is accepted; 1.5, a bool array, a negative position or a length other
-    than ``n`` is refused by name.
+    than ``n`` is refused by name, and so is a position above :data:`MAX_POSITION`.
     """
     if positions is None:
         if n is None:
@@ -1007,6 +1012,9 @@ def position_indices(positions, n, name: str = "positions") -> np.ndarray:
             raise ValueError(f"{name} must hold whole numbers (a position counts tokens), got {bad}")
     if pos.size and pos.min() < 0:
         raise ValueError(f"{name} must be >= 0 (the first token is at position 0), got {pos.min()}")
+    if pos.size and pos.max() > MAX_POSITION:
+        raise ValueError(f"{name} must be at most 2**53 = {MAX_POSITION} (beyond it float64 cannot "
+                         f"tell neighbouring positions apart), got {pos.max()}")
     if n is not None and pos.shape[0] != n:
         raise ValueError(f"{name} must hold one position per row: {n} positions, got {pos.shape[0]} "
                          f"(shape {pos.shape})")
@@ -1029,3 +1037,4 @@ def rope_inputs(x, positions, layout, tensors: bool = False):
     finite(x, "x")
     layout = choice(layout, "layout", ("interleaved", "half"))
     return x, position_indices(positions, n), layout
+

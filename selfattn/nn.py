@@ -657,8 +657,9 @@ def rope(x, positions=None, base: float = _np_positions.BASE, layout: str = "int
     """
     x, pos, layout = _checks.rope_inputs(x, positions, layout, tensors=True)
     d = x.shape[-1]
-    angles = torch.as_tensor(_np_positions.rope_angles(pos, d, base), dtype=x.dtype, device=x.device)
-    cos, sin = torch.cos(angles), torch.sin(angles)  # (n, d/2)
+    angles = _np_positions.rope_angles(pos, d, base)  # (n, d/2), float64 as in the NumPy rope
+    cos = torch.as_tensor(np.cos(angles), dtype=x.dtype, device=x.device)  # (n, d/2)
+    sin = torch.as_tensor(np.sin(angles), dtype=x.dtype, device=x.device)
     if layout == "interleaved":
         a, b = x[..., 0::2], x[..., 1::2]  # the pairs (x[2i], x[2i+1])
     else:

@@ -255,7 +255,7 @@ def rope(x, positions=None, base: float = BASE, layout: str = "interleaved") -> 
     Returns
     -------
     numpy.ndarray, shape (..., n, d)
-        A new array; every row keeps its length.
+        A new array of the dtype of ``x`` (float32 stays float32); every row keeps its length.
 
     Raises
     ------
@@ -277,13 +277,13 @@ def rope(x, positions=None, base: float = BASE, layout: str = "interleaved") -> 
     x, pos, layout = _checks.rope_inputs(x, positions, layout)
     d = x.shape[-1]
     angles = rope_angles(pos, d, base)  # (n, d/2)
-    cos, sin = np.cos(angles), np.sin(angles)
+    cos, sin = np.cos(angles).astype(x.dtype), np.sin(angles).astype(x.dtype)  # float32 stays float32
     if layout == "interleaved":
         a, b = x[..., 0::2], x[..., 1::2]  # (..., n, d/2): the pairs (x[2i], x[2i+1])
     else:
         a, b = x[..., : d // 2], x[..., d // 2 :]  # the pairs (x[i], x[i + d/2])
     ra, rb = a * cos - b * sin, a * sin + b * cos  # each pair turned by its angle
-    out = np.empty(np.broadcast_shapes(x.shape), dtype=np.result_type(x, cos))
+    out = np.empty(x.shape, dtype=x.dtype)  # (..., n, d)
     if layout == "interleaved":
         out[..., 0::2], out[..., 1::2] = ra, rb
     else:
