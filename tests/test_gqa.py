@@ -283,3 +283,18 @@ def test_repeat_kv_errors_name_the_argument():
         snn.repeat_kv(torch.from_numpy(K), 0)
     with pytest.raises(ValueError, match=re.escape("n_rep must be a positive integer, got 1.5")):
         repeat_kv(K, 1.5)
+
+
+# --------------------------------------------------------------------------- #
+# the benchmark still runs (tiny sizes; timings are never asserted)
+# --------------------------------------------------------------------------- #
+def test_attention_benchmark_prints_the_grouped_query_case_with_ratio_and_backend(capsys):
+    from selfattn.bench.attention import main
+
+    assert main(["--n", "16", "--repeats", "1", "--skip-big", "--kv-heads", "2"]) == 0
+    text = capsys.readouterr().out
+    section = text[text.index("4. grouped-query attention"):]
+    assert "12 query heads, 2 key/value heads" in section
+    assert "torch scaled_dot_product_attention(enable_gqa=True)" in section
+    assert "selfattn.attention.grouped_query_attention" in section
+    assert re.search(r"PyTorch backend: [A-Z_]+ \(\d+ threads\); ratio selfattn / PyTorch: \d+\.\d\d", section)
