@@ -17,6 +17,9 @@ Two kinds of questions, one small function each:
   length ``n``: :func:`attention_params`, :func:`attention_flops`,
   :func:`attention_matrix_bytes`, all gathered by :func:`attention_sizing`
   and put in words by :func:`explain_sizing`.
+* **the key/value cache** a decoder keeps while it generates:
+  :func:`kv_cache_bytes`, for multi-head, grouped-query and multi-query attention
+  (the parameters of such a layer: :func:`grouped_attention_params`).
 
 The model table of the chapter (loading it, comparing it with the article)
 lives in :mod:`selfattn.models`. Every argument is checked by

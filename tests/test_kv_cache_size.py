@@ -63,31 +63,37 @@ def generate_cache(model, batch, n_prompt, n_new):
     return out.past_key_values
 
 
-# (label, model, n_layers, n_kv_heads, head_dim, dtype, batch, n_prompt, n_new)
+# (label, model, n_layers, n_heads, n_kv_heads, head_dim, dtype, batch, n_prompt, n_new)
 REAL_CACHES = [
-    ("Llama MHA", lambda: _llama(8, 8), 3, 8, 4, "float32", 2, 7, 0),
-    ("Llama GQA", lambda: _llama(8, 2), 3, 2, 4, "float32", 2, 7, 3),
-    ("Llama MQA", lambda: _llama(8, 1), 3, 1, 4, "float32", 1, 5, 4),
-    ("Llama GQA float16", lambda: _llama(8, 4, dtype=torch.float16), 3, 4, 4, "float16", 3, 6, 2),
-    ("Llama GQA bfloat16", lambda: _llama(6, 3, n_layers=2, dtype=torch.bfloat16), 2, 3, 4, "bfloat16",
-     1, 9, 1),
-    ("GPT-2 MHA", lambda: _gpt2(), 3, 4, 8, "float32", 2, 10, 2),
+    ("Llama MHA", lambda: _llama(8, 8), 3, 8, 8, 4, "float32", 2, 7, 0),
+    ("Llama GQA", lambda: _llama(8, 2), 3, 8, 2, 4, "float32", 2, 7, 3),
+    ("Llama MQA", lambda: _llama(8, 1), 3, 8, 1, 4, "float32", 1, 5, 4),
+    ("Llama GQA float16", lambda: _llama(8, 4, dtype=torch.float16), 3, 8, 4, 4, "float16", 3, 6, 2),
+    ("Llama GQA bfloat16", lambda: _llama(6, 3, n_layers=2, dtype=torch.bfloat16), 2, 6, 3, 4,
+     "bfloat16", 1, 9, 1),
+    ("GPT-2 MHA", lambda: _gpt2(), 3, 4, 4, 8, "float32", 2, 10, 2),
 ]
 
 
-def assert_formula_matches_real_caches(formula):
-    for label, build, L, g, d_head, dtype, batch, n_prompt, n_new in REAL_CACHES:
+def assert_count_matches_real_caches(count):
+    """``count(n_layers, n_heads, n_kv_heads, head_dim, n_tokens, dtype, batch)`` must give the
+    bytes of each real model's cache."""
+    for label, build, L, h, g, d_head, dtype, batch, n_prompt, n_new in REAL_CACHES:
         cache = generate_cache(build(), batch, n_prompt, n_new)
         layer = cache.layers[0]
         # the shape convention the formula assumes, read off the real cache
         assert tuple(layer.keys.shape) == (batch, g, n_prompt + n_new, d_head), label
         assert layer.keys.dtype == TORCH_DTYPES[dtype], label
         assert len(cache.layers) == L, label
-        assert formula(L, g, d_head, n_prompt + n_new, dtype=dtype, batch=batch) == cache_bytes(cache), label
+        assert count(L, h, g, d_head, n_prompt + n_new, dtype, batch) == cache_bytes(cache), label
+
+
+def selfattn_count(L, h, g, d_head, n, dtype, batch):
+    return sizing.kv_cache_bytes(L, g, d_head, n, dtype=dtype, batch=batch)
 
 
 def test_kv_cache_bytes_is_the_size_of_the_cache_a_real_model_keeps():
-    assert_formula_matches_real_caches(sizing.kv_cache_bytes)
+    assert_count_matches_real_caches(selfattn_count)
 
 
 def test_the_nbytes_of_numpy_copies_agree_with_the_element_count():
@@ -180,19 +186,20 @@ def test_grouped_attention_params_is_the_size_of_llama_attention():
 # --------------------------------------------------------------------------- #
 def keys_only(n_layers, n_kv_heads, head_dim, n_tokens, dtype="float16", batch=1):
     """Wrong: forgets the values (no factor 2)."""
-    return sizing.kv_cache_bytes(n_layers, n_kv_heads, head_dim, n_tokens, dtype, batch) // 2
+    return n_layers * n_kv_heads * head_dim * n_tokens * sizing.DTYPE_BYTES[dtype] * batch
 
 
-def every_query_head(n_layers, n_kv_heads, head_dim, n_tokens, dtype="float16", batch=1):
-    """Wrong for grouped attention: counts the 8 query heads of the test models, not the key/value heads."""
-    return sizing.kv_cache_bytes(n_layers, 8 if n_kv_heads < 8 else n_kv_heads, head_dim, n_tokens, dtype,
-                                 batch)
+WRONG_COUNTS = {
+    "no factor 2": lambda L, h, g, d_head, n, dtype, batch: keys_only(L, g, d_head, n, dtype, batch),
+    "query heads, not key/value heads": lambda L, h, g, d_head, n, dtype, batch:
+        sizing.kv_cache_bytes(L, h, d_head, n, dtype=dtype, batch=batch),
+}
 
 
-@pytest.mark.parametrize("wrong", [keys_only, every_query_head])
+@pytest.mark.parametrize("wrong", WRONG_COUNTS)
 def test_meta_a_wrong_cache_formula_fails_against_the_real_caches(wrong):
     with pytest.raises(AssertionError):
-        assert_formula_matches_real_caches(wrong)
+        assert_count_matches_real_caches(WRONG_COUNTS[wrong])
 
 
 def test_meta_a_formula_without_the_factor_2_fails_on_the_table_rows():
