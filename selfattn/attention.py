@@ -517,10 +517,12 @@ def grouped_query_attention(q, k, v, mask=None, scale=None):
     attention (Ainslie et al. 2023, https://arxiv.org/abs/2305.13245). This is the
     grouping of ``torch.nn.functional.scaled_dot_product_attention(...,
     enable_gqa=True)``, which repeats ``k`` and ``v`` with ``repeat_interleave``
-    along the head axis, and of Hugging Face's ``repeat_kv``. Here the key/value heads
-    are repeated (:func:`repeat_kv`) and :func:`scaled_dot_product_attention` does
-    the rest; what the grouping saves is the memory of ``k`` and ``v``, which hold
-    ``g`` heads, not ``h`` (the copy made here is for reading, fast kernels skip it).
+    along the head axis, and of Hugging Face's ``repeat_kv``
+    (``transformers/models/llama/modeling_llama.py``). Here the key/value heads are
+    repeated (:func:`repeat_kv`) and :func:`scaled_dot_product_attention` does the
+    rest. What the grouping saves is memory: the keys and values a decoder keeps
+    (its cache, :func:`selfattn.sizing.kv_cache_bytes`) hold ``g`` heads, not ``h``;
+    the copy made here only keeps the code close to the formula.
 
     Parameters
     ----------
