@@ -1038,3 +1038,118 @@ def rope_inputs(x, positions, layout, tensors: bool = False):
     layout = choice(layout, "layout", ("interleaved", "half"))
     return x, position_indices(positions, n), layout
 
+
+
+# --------------------------------------------------------------------------- #
+# the decoder (selfattn.decoder) and the induction task (selfattn.induction)
+# --------------------------------------------------------------------------- #
+def decoder_params(params, n_heads, shapes_of) -> tuple:
+    """The decoder's weights as float64 arrays, each finite and of its shape, and ``n_heads``.
+
+    ``shapes_of(vocab_size, d_model, n_layers)`` gives the expected names and shapes; the sizes
+    are read from ``params["embedding"]`` and the number of ``layers.<l>.W_q`` entries.
+    """
+    if not isinstance(params, dict):
+        raise ValueError(f"params must be a dict of weight arrays keyed by name, got {type(params).__name__}")
+    if "embedding" not in params:
+        raise ValueError("params lacks 'embedding' (vocab_size, d_model), which gives the model's sizes")
+    emb = float_array(params["embedding"], "params['embedding']")
+    if emb.ndim != 2 or 0 in emb.shape:
+        raise ValueError(f"params['embedding'] must have shape (vocab_size, d_model), got {emb.shape}")
+    n_layers = sum(1 for name in params if str(name).endswith(".W_q"))
+    if n_layers == 0:
+        raise ValueError("params has no layer: expected 'layers.0.W_q' and the rest of parameter_shapes()")
+    expected = shapes_of(emb.shape[0], emb.shape[1], n_layers)
+    missing, extra = sorted(set(expected) - set(params)), sorted(set(params) - set(expected))
+    if missing or extra:
+        raise ValueError(f"params does not match a decoder of {n_layers} layer(s): missing {missing}, "
+                         f"unexpected {extra}")
+    out = {}
+    for name, shp in expected.items():
+        a = np.array(float_array(params[name], f"params[{name!r}]"), dtype=np.float64)  # a copy
+        if a.shape != shp:
+            raise ValueError(f"params[{name!r}] has shape {a.shape}, expected {shp}")
+        finite(a, f"params[{name!r}]")
+        out[name] = a
+    n_heads = positive_int(n_heads, "n_heads")
+    d = emb.shape[1]
+    if d % n_heads or (d // n_heads) % 2:
+        raise ValueError(f"n_heads={n_heads} must divide d_model={d} into heads of even size (RoPE "
+                         "rotates pairs of coordinates)")
+    return out, n_heads
+
+
+def decoder_ids(ids, vocab_size: int, name: str = "ids", batch: bool = True) -> np.ndarray:
+    """Token ids as int64, shape (n,) (or (B, n) if ``batch``), n >= 1, each from 0 to vocab_size - 1."""
+    if is_tensor(ids):
+        raise ValueError(f"{name} is a torch.Tensor; the NumPy decoder takes arrays or lists: "
+                         f"pass {name}.numpy()")
+    arr = as_array(ids, name)
+    layout = "(n,) or (B, n)" if batch else "(n,)"
+    if arr.ndim not in ((1, 2) if batch else (1,)) or arr.shape[-1] == 0 or 0 in arr.shape:
+        raise ValueError(f"{name} must be a non-empty array of token ids of shape {layout}, "
+                         f"got shape {arr.shape}")
+    if arr.dtype == np.bool_ or not np.issubdtype(arr.dtype, np.number) or np.iscomplexobj(arr):
+        raise ValueError(f"{name} must hold whole-number token ids, got dtype {arr.dtype}")
+    if not np.issubdtype(arr.dtype, np.integer):
+        finite(arr, name)
+        if not np.all(arr == np.round(arr)):
+            raise ValueError(f"{name} must hold whole-number token ids, got {arr[arr != np.round(arr)][0]}")
+    arr = arr.astype(np.int64)
+    low, high = int(arr.min()), int(arr.max())
+    if low < 0 or high >= vocab_size:
+        raise ValueError(f"{name} must be token ids from 0 to {vocab_size - 1} (vocab_size={vocab_size}), "
+                         f"got values from {low} to {high}")
+    return arr
+
+
+def heads_to_ablate(ablate, n_layers: int, n_heads: int) -> tuple:
+    """A tuple of ``(layer, head)`` pairs, each inside the model."""
+    if isinstance(ablate, (str, bytes)) or not hasattr(ablate, "__iter__"):
+        raise ValueError(f"ablate must be a list of (layer, head) pairs such as [(1, 0)], got {ablate!r}")
+    pairs = []
+    for item in ablate:
+        if (not isinstance(item, (tuple, list)) or len(item) != 2
+                or not all(isinstance(i, numbers.Integral) and not isinstance(i, (bool, np.bool_))
+                           for i in item)):
+            raise ValueError(f"ablate must be a list of (layer, head) pairs such as [(1, 0)], got item {item!r}")
+        layer, head = int(item[0]), int(item[1])
+        if not (0 <= layer < n_layers and 0 <= head < n_heads):
+            raise ValueError(f"ablate names head {(layer, head)} but the model has layers 0 to {n_layers - 1} "
+                             f"and heads 0 to {n_heads - 1}")
+        pairs.append((layer, head))
+    return tuple(pairs)
+
+
+def kv_cache(cache, n_layers: int, cls):
+    """A ``cls`` (KVCache) instance with one entry per layer."""
+    if not isinstance(cache, cls):
+        raise ValueError(f"cache must be a selfattn.decoder.KVCache, got {type(cache).__name__}")
+    if cache.n_layers != n_layers:
+        raise ValueError(f"cache has {cache.n_layers} layer(s) but the model has {n_layers}: "
+                         f"make it with KVCache({n_layers})")
+    return cache
+
+
+def generation_cache(cache, n_layers: int, cls):
+    """``True`` gives a new empty cache, ``False`` gives ``None``; an empty ``cls`` instance is kept."""
+    if isinstance(cache, (bool, np.bool_)):
+        return cls(n_layers) if cache else None
+    kv_cache(cache, n_layers, cls)
+    if len(cache) != 0:
+        raise ValueError(f"cache must be empty when generation starts (it holds {len(cache)} tokens "
+                         "from another sequence); pass cache=True for a new one")
+    return cache
+
+
+def repeat_lengths(value, n: int, name: str = "lengths") -> np.ndarray:
+    """Repeat lengths: a non-empty list of whole numbers from 1 to n // 2 (a token and its copy fit in n)."""
+    if isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_)):
+        value = [value]
+    arr = as_array(value, name)
+    if arr.ndim != 1 or arr.size == 0 or not np.issubdtype(arr.dtype, np.integer):
+        raise ValueError(f"{name} must be a non-empty list of whole numbers (repeat lengths), got {value!r}")
+    if arr.min() < 1 or 2 * arr.max() > n:
+        raise ValueError(f"{name} must lie between 1 and n // 2 = {n // 2} (the tokens and their repeat "
+                         f"must fit in n={n}), got {sorted(set(arr.tolist()))}")
+    return arr.astype(np.int64)
