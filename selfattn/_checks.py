@@ -1050,20 +1050,24 @@ def decoder_params(params, n_heads, shapes_of) -> tuple:
     are read from ``params["embedding"]`` and the number of ``layers.<l>.W_q`` entries.
     """
     if not isinstance(params, dict):
-        raise ValueError(f"params must be a dict of weight arrays keyed by name, got {type(params).__name__}")
+        raise ValueError("params must be a dict of weight arrays keyed by name, "
+                         f"got {type(params).__name__}")
     if "embedding" not in params:
-        raise ValueError("params lacks 'embedding' (vocab_size, d_model), which gives the model's sizes")
+        raise ValueError("params lacks 'embedding' (vocab_size, d_model), which gives the "
+                         "model's sizes")
     emb = float_array(params["embedding"], "params['embedding']")
     if emb.ndim != 2 or 0 in emb.shape:
-        raise ValueError(f"params['embedding'] must have shape (vocab_size, d_model), got {emb.shape}")
+        raise ValueError("params['embedding'] must have shape (vocab_size, d_model), "
+                         f"got {emb.shape}")
     n_layers = sum(1 for name in params if str(name).endswith(".W_q"))
     if n_layers == 0:
-        raise ValueError("params has no layer: expected 'layers.0.W_q' and the rest of parameter_shapes()")
+        raise ValueError("params has no layer: expected 'layers.0.W_q' and the rest of "
+                         "parameter_shapes()")
     expected = shapes_of(emb.shape[0], emb.shape[1], n_layers)
     missing, extra = sorted(set(expected) - set(params)), sorted(set(params) - set(expected))
     if missing or extra:
-        raise ValueError(f"params does not match a decoder of {n_layers} layer(s): missing {missing}, "
-                         f"unexpected {extra}")
+        raise ValueError(f"params does not match a decoder of {n_layers} layer(s): "
+                         f"missing {missing}, unexpected {extra}")
     out = {}
     for name, shp in expected.items():
         a = np.array(float_array(params[name], f"params[{name!r}]"), dtype=np.float64)  # a copy
@@ -1074,19 +1078,19 @@ def decoder_params(params, n_heads, shapes_of) -> tuple:
     n_heads = positive_int(n_heads, "n_heads")
     d = emb.shape[1]
     if d % n_heads or (d // n_heads) % 2:
-        raise ValueError(f"n_heads={n_heads} must divide d_model={d} into heads of even size (RoPE "
-                         "rotates pairs of coordinates)")
+        raise ValueError(f"n_heads={n_heads} must divide d_model={d} into heads of even size "
+                         "(RoPE rotates pairs of coordinates)")
     return out, n_heads
 
 
 def decoder_ids(ids, vocab_size: int, name: str = "ids", batch: bool = True) -> np.ndarray:
-    """Token ids as int64, shape (n,) (or (B, n) if ``batch``), n >= 1, each from 0 to vocab_size - 1."""
+    """Token ids as int64, shape (n,) (or (B, n) if ``batch``), n >= 1, from 0 to vocab_size - 1."""
     if is_tensor(ids):
         raise ValueError(f"{name} is a torch.Tensor; the NumPy decoder takes arrays or lists: "
                          f"pass {name}.numpy()")
     arr = as_array(ids, name)
     layout = "(n,) or (B, n)" if batch else "(n,)"
-    if arr.ndim not in ((1, 2) if batch else (1,)) or arr.shape[-1] == 0 or 0 in arr.shape:
+    if arr.ndim not in ((1, 2) if batch else (1,)) or 0 in arr.shape:
         raise ValueError(f"{name} must be a non-empty array of token ids of shape {layout}, "
                          f"got shape {arr.shape}")
     if arr.dtype == np.bool_ or not np.issubdtype(arr.dtype, np.number) or np.iscomplexobj(arr):
@@ -1094,52 +1098,122 @@ def decoder_ids(ids, vocab_size: int, name: str = "ids", batch: bool = True) -> 
     if not np.issubdtype(arr.dtype, np.integer):
         finite(arr, name)
         if not np.all(arr == np.round(arr)):
-            raise ValueError(f"{name} must hold whole-number token ids, got {arr[arr != np.round(arr)][0]}")
-    arr = arr.astype(np.int64)
-    low, high = int(arr.min()), int(arr.max())
+            raise ValueError(f"{name} must hold whole-number token ids, "
+                             f"got {arr[arr != np.round(arr)][0]}")
+    low, high = arr.min(), arr.max()
     if low < 0 or high >= vocab_size:
-        raise ValueError(f"{name} must be token ids from 0 to {vocab_size - 1} (vocab_size={vocab_size}), "
-                         f"got values from {low} to {high}")
-    return arr
+        raise ValueError(f"{name} must be token ids from 0 to {vocab_size - 1} "
+                         f"(vocab_size={vocab_size}), got values from {low} to {high}")
+    return arr.astype(np.int64)
 
 
 def heads_to_ablate(ablate, n_layers: int, n_heads: int) -> tuple:
     """A tuple of ``(layer, head)`` pairs, each inside the model."""
     if isinstance(ablate, (str, bytes)) or not hasattr(ablate, "__iter__"):
-        raise ValueError(f"ablate must be a list of (layer, head) pairs such as [(1, 0)], got {ablate!r}")
+        raise ValueError("ablate must be a list of (layer, head) pairs such as [(1, 0)], "
+                         f"got {ablate!r}")
     pairs = []
     for item in ablate:
         if (not isinstance(item, (tuple, list)) or len(item) != 2
                 or not all(isinstance(i, numbers.Integral) and not isinstance(i, (bool, np.bool_))
                            for i in item)):
-            raise ValueError(f"ablate must be a list of (layer, head) pairs such as [(1, 0)], got item {item!r}")
+            raise ValueError("ablate must be a list of (layer, head) pairs such as [(1, 0)], "
+                             f"got item {item!r}")
         layer, head = int(item[0]), int(item[1])
         if not (0 <= layer < n_layers and 0 <= head < n_heads):
-            raise ValueError(f"ablate names head {(layer, head)} but the model has layers 0 to {n_layers - 1} "
-                             f"and heads 0 to {n_heads - 1}")
+            raise ValueError(f"ablate names head {(layer, head)} but the model has layers 0 to "
+                             f"{n_layers - 1} and heads 0 to {n_heads - 1}")
         pairs.append((layer, head))
     return tuple(pairs)
 
 
-def kv_cache(cache, n_layers: int, cls):
-    """A ``cls`` (KVCache) instance with one entry per layer."""
+def kv_cache(cache, n_layers: int, cls, n_heads: int | None = None, d_head: int | None = None):
+    """A ``cls`` (KVCache) instance with one entry per layer (and, once filled, the heads' sizes)."""
     if not isinstance(cache, cls):
-        raise ValueError(f"cache must be a selfattn.decoder.KVCache, got {type(cache).__name__}")
+        raise ValueError("cache must be a selfattn.decoder.KVCache, "
+                         f"got {type(cache).__module__}.{type(cache).__name__}")
     if cache.n_layers != n_layers:
         raise ValueError(f"cache has {cache.n_layers} layer(s) but the model has {n_layers}: "
                          f"make it with KVCache({n_layers})")
+    held = cache.keys[0]
+    if n_heads is not None and held is not None and (
+            held.ndim != 3 or held.shape[0] != n_heads or held.shape[-1] != d_head):
+        raise ValueError(f"cache holds keys of shape {held.shape} but the model's are "
+                         f"({n_heads}, tokens, {d_head}) (n_heads, tokens, d_head): the cache "
+                         "belongs to another model; make a new one with "
+                         f"KVCache({n_layers})")
     return cache
+
+
+def cache_update(cache, layer, k, v) -> tuple:
+    """``layer`` of ``cache``, and ``k`` and ``v`` as float64 copies of one shape (H, t, d_head),
+    finite, matching the heads and head size the cache already holds."""
+    if isinstance(layer, (bool, np.bool_)) or not isinstance(layer, numbers.Integral) \
+            or not 0 <= layer < cache.n_layers:
+        raise ValueError(f"layer must be a whole number from 0 to {cache.n_layers - 1} (the "
+                         f"cache has {cache.n_layers} layer(s)), got {layer!r}")
+    layer = int(layer)
+    k = np.array(float_array(k, "k"), dtype=np.float64)  # copies: the caller's arrays stay theirs
+    v = np.array(float_array(v, "v"), dtype=np.float64)
+    if k.ndim != 3 or k.shape != v.shape or k.shape[1] == 0:
+        raise ValueError("k and v must be the new tokens' keys and values, one shape "
+                         f"(n_heads, t, d_head) with t >= 1, got k {k.shape} and v {v.shape}")
+    finite(k, "k")
+    finite(v, "v")
+    held = cache.keys[layer]
+    if held is not None and (held.shape[0], held.shape[2]) != (k.shape[0], k.shape[2]):
+        raise ValueError(f"k has shape {k.shape} but layer {layer} of the cache holds keys of "
+                         f"shape {held.shape}: the heads and head size must stay the same")
+    return layer, k, v
 
 
 def generation_cache(cache, n_layers: int, cls):
-    """``True`` gives a new empty cache, ``False`` gives ``None``; an empty ``cls`` instance is kept."""
+    """``True`` gives a new empty cache, ``False`` gives ``None``; an empty ``cls`` is kept."""
     if isinstance(cache, (bool, np.bool_)):
         return cls(n_layers) if cache else None
+    if not isinstance(cache, cls):
+        raise ValueError("cache must be True, False or an empty selfattn.decoder.KVCache, "
+                         f"got {type(cache).__module__}.{type(cache).__name__}")
     kv_cache(cache, n_layers, cls)
     if len(cache) != 0:
-        raise ValueError(f"cache must be empty when generation starts (it holds {len(cache)} tokens "
-                         "from another sequence); pass cache=True for a new one")
+        raise ValueError(f"cache must be empty when generation starts (it holds {len(cache)} "
+                         "tokens from another sequence); pass cache=True for a new one")
     return cache
+
+
+def token_names(names, vocab_size: int) -> list:
+    """One distinct str without spaces per token id; ``None`` gives ``"0"``, ``"1"``, ..."""
+    if names is None:
+        return [str(i) for i in range(vocab_size)]
+    if isinstance(names, str) or not hasattr(names, "__len__"):
+        raise ValueError(f"names must be a list of {vocab_size} token names (one per token id), "
+                         f"got {names!r}")
+    names = list(names)
+    if len(names) != vocab_size:
+        raise ValueError(f"names must hold one name per token id: {vocab_size} names, "
+                         f"got {len(names)}")
+    for i, name in enumerate(names):
+        if not isinstance(name, str) or not name or name != "".join(name.split()):
+            raise ValueError(f"names[{i}] must be a non-empty str without spaces (a text is "
+                             f"split on spaces), got {name!r}")
+    if len(set(names)) != len(names):
+        twice = sorted({n for n in names if names.count(n) > 1})
+        raise ValueError(f"names must be distinct (a text must give one token id per word), "
+                         f"got {twice} more than once")
+    return names
+
+
+def named_tokens(text: str, names: list) -> list:
+    """The ids of the words of ``text`` (split on spaces), each one of ``names``."""
+    index = {name: i for i, name in enumerate(names)}
+    words_ = text.split()
+    if not words_:
+        raise ValueError("ids is an empty text: give at least one token name")
+    unknown = [w for w in words_ if w not in index]
+    if unknown:
+        raise ValueError(f"ids holds {unknown[0]!r}, which is not a token name (names are "
+                         f"{names[0]!r} to {names[-1]!r}, {len(names)} of them)")
+    return [index[w] for w in words_]
 
 
 def repeat_lengths(value, n: int, name: str = "lengths") -> np.ndarray:
