@@ -8,4 +8,5 @@ BENCHMARKS = {
     "widget": "selfattn.bench.widget",
     "attention": "selfattn.bench.attention",
     "training": "selfattn.bench.training",
+    "generation": "selfattn.bench.generation",
 }
