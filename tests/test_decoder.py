@@ -338,6 +338,27 @@ def test_generated_tokens_are_the_argmax_of_forward_on_the_sequence_so_far(model
         assert tokens[2 + j] == np.argmax(row)
 
 
+def test_generate_equals_greedy_decoding_with_the_pytorch_decoder(model):
+    tokens_ref = [2, 11, 5]
+    for _ in range(8):  # the reference runs the whole sequence at every step
+        logits_ref = torch_decoder(model.params, tokens_ref, model.n_heads)[0][0, -1]
+        tokens_ref.append(int(torch.argmax(logits_ref)))
+    for cache in (True, False):
+        tokens, logits = generate(model, [2, 11, 5], 8, cache=cache)
+        assert tokens.tolist() == tokens_ref
+        np.testing.assert_allclose(logits[-1], logits_ref.numpy(), rtol=0, atol=TOL)
+
+
+@FAST
+@given(st.data())
+def test_cache_and_recompute_agree_on_any_model_and_prompt(data):
+    n_heads, d_head = data.draw(st.sampled_from([(1, 2), (2, 4), (4, 2), (3, 4)]))
+    m = random_model(vocab_size=12, d_model=n_heads * d_head, n_layers=data.draw(st.integers(1, 3)),
+                     n_heads=n_heads, seed=data.draw(st.integers(0, 5)))
+    prompt = data.draw(st.lists(st.integers(0, 11), min_size=1, max_size=8))
+    assert cache_agrees(m, prompt, data.draw(st.integers(1, 12)))
+
+
 # broken caches, each made from the real code through one seam ----------------
 def cached_before_rotation(model, layer, k, v, positions, cache=None):
     """Caches the raw keys, then rotates every key at the newest token's position."""
