@@ -1227,3 +1227,135 @@ def repeat_lengths(value, n: int, name: str = "lengths") -> np.ndarray:
         raise ValueError(f"{name} must lie between 1 and n // 2 = {n // 2} (the tokens and their repeat "
                          f"must fit in n={n}), got {sorted(set(arr.tolist()))}")
     return arr.astype(np.int64)
+
+
+# --------------------------------------------------------------------------- #
+# the induction task and its measurements (selfattn.induction)
+# --------------------------------------------------------------------------- #
+def unseen_lengths(lengths, n: int) -> np.ndarray:
+    """The repeat lengths from 2 to n // 2 that are not in ``lengths`` (the training ones)."""
+    others = np.array([L for L in range(2, n // 2 + 1) if L not in set(lengths.tolist())], dtype=np.int64)
+    if others.size == 0:
+        raise ValueError(f"lengths {sorted(set(lengths.tolist()))} leave no unseen repeat length between "
+                         f"2 and n // 2 = {n // 2}: train on fewer lengths, or make n larger")
+    return others
+
+
+def rope_heads(n_heads, d_model: int) -> int:
+    """Heads that split ``d_model`` into blocks of even size (RoPE rotates pairs)."""
+    n_heads = positive_int(n_heads, "n_heads")
+    if d_model % n_heads or (d_model // n_heads) % 2:
+        raise ValueError(f"n_heads={n_heads} must divide d_model={d_model} into heads of even size (RoPE "
+                         "rotates pairs of coordinates)")
+    return n_heads
+
+
+def induction_ids(ids, vocab_size: int):
+    """Token ids of a batch for the PyTorch decoder: a ``torch.long`` tensor (B, n), each < vocab_size."""
+    if not is_tensor(ids) or str(ids.dtype) != "torch.int64":
+        got = type(ids).__name__ + (f" of dtype {ids.dtype}" if is_tensor(ids) else "")
+        raise ValueError(f"ids must be a torch.long tensor of token ids (B, n), got {got}; "
+                         "use torch.from_numpy(make_batch(...).ids)")
+    if ids.ndim != 2 or 0 in tuple(ids.shape):
+        raise ValueError(f"ids must have shape (B, n) with B, n >= 1, got {tuple(ids.shape)}")
+    low, high = int(ids.min()), int(ids.max())
+    if low < 0 or high >= vocab_size:
+        raise ValueError(f"ids must be token ids from 0 to {vocab_size - 1}, got values from {low} to {high}")
+    return ids
+
+
+def saved_decoder_sizes(arrays: dict, path) -> tuple:
+    """``n_heads`` and ``base`` stored beside the weights by ``save_induction``; removed from ``arrays``."""
+    missing = [key for key in ("n_heads", "base") if key not in arrays]
+    if missing:
+        raise ValueError(f"{path} lacks {missing}: it was not written by selfattn.induction.save_induction")
+    n_heads, base = arrays.pop("n_heads"), arrays.pop("base")
+    if n_heads.shape != () or not np.issubdtype(n_heads.dtype, np.integer):
+        raise ValueError(f"n_heads in {path} must be one whole number, got {n_heads!r}")
+    return int(n_heads), float(base)
+
+
+def scored_positions(where, shape_: tuple) -> np.ndarray:
+    """A boolean mask of the shape of ``ids`` that selects at least one position, not the last one."""
+    arr = as_array(where, "where")
+    if arr.dtype != np.bool_:
+        raise ValueError(f"where must be a boolean mask of the positions to score, got dtype {arr.dtype}")
+    if arr.shape != tuple(shape_):
+        raise ValueError(f"where must have the shape of ids, {tuple(shape_)}, got {arr.shape}")
+    if arr[..., -1].any():
+        raise ValueError("where selects the last position, which has no next token to predict")
+    if not arr.any():
+        raise ValueError("where selects no position: there is nothing to score")
+    return arr
+
+
+def layer_weights(weights, minimum_n: int = 2) -> np.ndarray:
+    """The attention weights of every layer stacked: (layers, ..., H, n, n), float, n >= minimum_n."""
+    if is_tensor(weights) or isinstance(weights, np.ndarray) or not isinstance(weights, (list, tuple)):
+        raise ValueError("weights must be a list with one array (..., n_heads, n, n) per layer, as "
+                         f"selfattn.decoder.forward returns, got {type(weights).__name__}")
+    if len(weights) == 0:
+        raise ValueError("weights is empty: expected one array (..., n_heads, n, n) per layer")
+    arrays = [float_array(np.asarray(w) if is_tensor(w) else w, f"weights[{i}]")
+              for i, w in enumerate(weights)]
+    shapes = {a.shape for a in arrays}
+    if len(shapes) != 1:
+        raise ValueError(f"weights must have one shape in every layer, got {sorted(shapes)}")
+    (shp,) = shapes
+    if len(shp) < 3 or shp[-1] != shp[-2] or shp[-1] < minimum_n:
+        raise ValueError(f"each of weights must have shape (..., n_heads, n, n) with n >= {minimum_n}, "
+                         f"got {shp}")
+    out = np.stack(arrays)
+    finite(out, "weights")
+    return out
+
+
+def ids_of_weights(ids, weights_shape: tuple) -> np.ndarray:
+    """Token ids (B, n) that match weights (layers, B, H, n, n) or (layers, H, n, n)."""
+    arr = as_array(ids, "ids")
+    if not np.issubdtype(arr.dtype, np.integer):
+        raise ValueError(f"ids must hold whole-number token ids, got dtype {arr.dtype}")
+    lead, n = weights_shape[1:-3], weights_shape[-1]
+    if arr.shape != tuple(lead) + (n,):
+        raise ValueError(f"ids must have shape {tuple(lead) + (n,)} to match weights of shape "
+                         f"{tuple(weights_shape[1:])} per layer, got {arr.shape}")
+    return arr.reshape(-1, n)
+
+
+def induction_positions(where, has_earlier: np.ndarray) -> np.ndarray:
+    """The positions to score (default: every token seen before); each must have an earlier occurrence."""
+    if where is None:
+        if not has_earlier.any():
+            raise ValueError("no token of ids occurs twice: the induction score is not defined")
+        return has_earlier
+    arr = as_array(where, "where")
+    if arr.dtype != np.bool_:
+        raise ValueError(f"where must be a boolean mask of positions, got dtype {arr.dtype}")
+    if arr.size != has_earlier.size:
+        raise ValueError(f"where must have the shape of ids, got {arr.shape}")
+    arr = arr.reshape(has_earlier.shape)
+    if not arr.any():
+        raise ValueError("where selects no position: there is nothing to score")
+    bad = arr & ~has_earlier
+    if bad.any():
+        b, i = (int(k) for k in np.argwhere(bad)[0])
+        raise ValueError(f"where selects position {i} (sequence {b}), whose token occurs nowhere before it: "
+                         "an induction head has nothing to copy there")
+    return arr
+
+
+def shiftable_lengths(lengths, n: int) -> np.ndarray:
+    """Repeat lengths that leave room for a token after the repeat: 2 L <= n - 1."""
+    if 2 * lengths.max() > n - 1:
+        raise ValueError(f"shifted repeats need 2 L < n so that a token can follow the repeat; "
+                         f"lengths go up to {int(lengths.max())} with n={n}")
+    return lengths
+
+
+def shorter_lengths(lengths, n: int) -> np.ndarray:
+    """The repeat lengths with 2 L < n, those that can end before the last token."""
+    kept = lengths[2 * lengths < n]
+    if kept.size == 0:
+        raise ValueError(f"lengths {sorted(set(lengths.tolist()))} all fill n={n} tokens: no repeat can be "
+                         "shifted (it needs 2 L < n)")
+    return kept

@@ -9,4 +9,5 @@ BENCHMARKS = {
     "attention": "selfattn.bench.attention",
     "training": "selfattn.bench.training",
     "generation": "selfattn.bench.generation",
+    "induction": "selfattn.bench.induction",
 }
