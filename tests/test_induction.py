@@ -423,3 +423,25 @@ def test_save_and_load_round_trip_as_float32(tmp_path, shipped):
     assert back.n_heads == shipped.n_heads and back.base == shipped.base
     for name, a in shipped.params.items():
         np.testing.assert_array_equal(back.params[name], a.astype(np.float32), err_msg=name)
+
+
+# --------------------------------------------------------------------------- benchmark
+def test_benchmark_smoke_prints_time_accuracies_and_head_scores(capsys):
+    from selfattn.bench import BENCHMARKS
+    from selfattn.bench.induction import main
+
+    assert BENCHMARKS["induction"] == "selfattn.bench.induction"
+    assert main(["--steps", "3", "--trap-steps", "2"]) == 0
+    out = capsys.readouterr().out
+    for words in ("run 1:", "training time, median of 1:", "steps to 95%", "unseen offsets",
+                  "layer 1 head 1: previous-token score", "trap, trained on repeat length 8 only"):
+        assert words in out, words
+
+
+@pytest.mark.parametrize("argv", [["--repeats", "0"], ["--steps", "0"], ["--trap-steps", "-1"]])
+def test_benchmark_refuses_bad_options(argv, capsys):
+    from selfattn.bench.induction import main
+
+    with pytest.raises(SystemExit):
+        main(argv)
+    assert "need --repeats >= 1" in capsys.readouterr().err
