@@ -767,7 +767,7 @@ def test_generation_benchmark_prints_times_per_token_and_ratios(capsys):
     out = capsys.readouterr().out
     for words in ("greedy generation", "prompt of 4 tokens", "d_model 8", "vocab 16",
                   "with cache", "without cache", "ratio without / with", "same tokens",
-                  "cache bytes"):
+                  "cache bytes", "load average"):
         assert words in out, out
     rows = [line for line in out.splitlines() if re.match(r"^\s+[36]\s", line)]
     assert len(rows) == 2, out

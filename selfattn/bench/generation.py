@@ -7,8 +7,9 @@ weights and, for each length, generates that many tokens after a seeded prompt, 
 and without it (which runs the whole sequence again at every step), interleaved. It prints
 the time per generated token (the median over the repeats of the run's total time / tokens
 generated), the ratio without / with, whether both gave the same tokens, the bytes the cache
-held at the end, and whether ``OPENBLAS_CORETYPE`` is set. Without the cache, step ``j``
-costs O((n + j)^2 d) for the scores; with it, O((n + j) d): the ratio grows with the length.
+held at the end, the machine's load average, and whether ``OPENBLAS_CORETYPE`` is set.
+Without the cache, step ``j`` costs O((n + j)^2 d) for the scores; with it, O((n + j) d):
+the ratio grows with the length.
 """
 
 from __future__ import annotations
@@ -94,4 +95,6 @@ def main(argv: list[str] | None = None) -> int:
               f"{med['without'] / med['with']:>21.1f} {same:>12s} {cache.nbytes:>12d}")
     print("   (time per generated token; the cache holds every token but the last, "
           "2 x layers x heads x d_head x tokens x 8 bytes)")
+    if hasattr(os, "getloadavg"):  # a shared machine: other work slows the longer runs most
+        print(f"   load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     return 0
