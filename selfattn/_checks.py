@@ -1411,3 +1411,33 @@ def shorter_lengths(lengths, n: int) -> np.ndarray:
         raise ValueError(f"lengths {sorted(set(lengths.tolist()))} all fill n={n} tokens: no repeat can be "
                          "shifted (it needs 2 L < n)")
     return kept
+
+
+# --------------------------------------------------------------------------- #
+# the positions explorer (selfattn.widgets.PositionExplorer)
+# --------------------------------------------------------------------------- #
+def word_order(order, n: int, name: str = "order") -> list:
+    """A word order: the whole numbers ``0 .. n-1``, each once (where each shown word came from)."""
+    if isinstance(order, (str, bytes)) or not isinstance(order, (list, tuple, np.ndarray)):
+        raise ValueError(f"{name} must be a list of the word indices 0 to {n - 1} in a new order, "
+                         f"got {type(order).__name__}")
+    items = list(np.asarray(order).reshape(-1)) if isinstance(order, np.ndarray) else list(order)
+    for i in items:
+        if isinstance(i, (bool, np.bool_)) or not isinstance(i, numbers.Integral):
+            raise ValueError(f"{name} must hold whole numbers (word indices), got {i!r} ({type(i).__name__})")
+    items = [int(i) for i in items]
+    if sorted(items) != list(range(n)):
+        missing = sorted(set(range(n)) - set(items))
+        extra = sorted({i for i in items if not 0 <= i < n} | {i for i in items if items.count(i) > 1})
+        raise ValueError(f"{name} must hold each word index 0 to {n - 1} exactly once (an order of the "
+                         f"{n} words), got {items}" + (f"; missing {missing}" if missing else "")
+                         + (f"; out of range or repeated {extra}" if extra else ""))
+    return items
+
+
+def shuffle_words(n: int, name: str = "sentence") -> int:
+    """A sentence to shuffle has at least two words (one word has a single order)."""
+    if n < 2:
+        raise ValueError(f"{name} must have at least two words to shuffle, got {n}")
+    return n
+

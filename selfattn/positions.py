@@ -414,7 +414,8 @@ def attention_with_positions(x, W_q, W_k, W_v, scheme: str = "none", *, position
         zero feature first (and the matrices a zero row), since the table is built in pairs.
     ``"rope"``
         :func:`rope` turns the queries and keys (not the values) by their positions; an odd
-        ``d_k`` gets one zero coordinate first (the toy's ``d_k = 3`` becomes 4).
+        ``d_k`` gets one zero coordinate first (the toy's ``d_k = 3`` becomes 4), which changes
+        no dot product; every scheme scales the scores by ``1/sqrt(d_k)`` of ``W_Q``.
     ``"alibi"``
         ``-slope |i - j|`` is added to the scaled scores (:func:`alibi_bias`).
 
@@ -484,10 +485,11 @@ def attention_with_positions(x, W_q, W_k, W_v, scheme: str = "none", *, position
     if scheme == "rope":
         q = rope(_even_width(q, -1), pos, base, layout)  # (n, d_k): turned by position
         k = rope(_even_width(k, -1), pos, base, layout)
+    scale = 1.0 / np.sqrt(W_q.shape[1])  # 1/sqrt(d_k): the zero column RoPE may add counts for nothing
     if scheme != "alibi":
-        return scaled_dot_product_attention(q, k, v)
+        return scaled_dot_product_attention(q, k, v, scale=scale)
     slope = _checks.finite_number(slope, "slope")
     distance = np.abs(pos[:, None] - pos[None, :])  # (n, n)
-    scores = q @ k.T / np.sqrt(q.shape[1]) - slope * distance  # (n, n)
+    scores = q @ k.T * scale - slope * distance  # (n, n)
     weights = softmax(scores)
     return weights @ v, weights

@@ -729,3 +729,311 @@ class HeadExplorer(anywidget.AnyWidget):
         # a query position outside the new sentence moves to its default ("it")
         if self.token_lists and self.query_index >= len(self.token_lists[change["new"]]):
             self.query_index = _default_query(self.token_lists[change["new"]])
+
+
+# ====================================================================================== #
+# The positions explorer: shuffle the running sentence with and without positions
+# ====================================================================================== #
+
+#: The schemes the positions explorer offers (of :data:`selfattn.positions.SCHEMES`).
+POSITION_EXPLORER_SCHEMES = ("none", "sinusoidal", "rope")
+
+__all__ += ["PositionExplorer", "POSITION_EXPLORER_SCHEMES", "shuffled_order"]
+
+
+def _mulberry32(seed: int):
+    """The mulberry32 generator of position_explorer.js, bit for bit: floats in [0, 1)."""
+    mask = 0xFFFFFFFF
+    state = seed & mask
+
+    def imul(a, b):  # Math.imul: the low 32 bits of the product
+        return (a * b) & mask
+
+    def random() -> float:
+        nonlocal state
+        state = (state + 0x6D2B79F5) & mask
+        t = state
+        t = imul(t ^ (t >> 15), t | 1)
+        t ^= (t + imul(t ^ (t >> 7), t | 61)) & mask
+        return ((t ^ (t >> 14)) & mask) / 4294967296
+
+    return random
+
+
+def shuffled_order(n: int, seed: int, count: int) -> list:
+    """The word order after ``count`` clicks on the explorer's shuffle button, as its JavaScript does.
+
+    Every shuffle draws a Fisher-Yates permutation of ``0 .. n-1`` from one mulberry32 stream
+    seeded with ``seed``, drawn again while it equals the order before it (so a click always
+    changes the order). The same seed gives the same sequence of orders in Python and in the page.
+
+    Parameters
+    ----------
+    n : int
+        Number of words, at least 1.
+    seed : int
+        A whole number >= 0.
+    count : int
+        Number of shuffles, >= 0 (0 gives ``0, 1, ..., n - 1``).
+
+    Returns
+    -------
+    list of int
+        ``order[p]`` is the index, in the original sentence, of the word shown at position ``p``.
+
+    Examples
+    --------
+    >>> from selfattn.widgets import shuffled_order
+    >>> shuffled_order(4, seed=0, count=0)
+    [0, 1, 2, 3]
+    >>> sorted(shuffled_order(4, seed=0, count=3))
+    [0, 1, 2, 3]
+    >>> shuffled_order(10, 7, 2) == shuffled_order(10, 7, 2)
+    True
+    """
+    n = _checks.positive_int(n, "n")
+    random = _mulberry32(_checks.seed(seed))
+    count = _checks.positive_int(count, "count", minimum=0)
+    order = list(range(n))
+    for _ in range(count):
+        while True:
+            nxt = list(range(n))
+            for i in range(n - 1, 0, -1):
+                j = int(random() * (i + 1))  # Math.floor of a number >= 0
+                nxt[i], nxt[j] = nxt[j], nxt[i]
+            if n < 2 or nxt != order:
+                break
+        order = nxt
+    return order
+
+
+class PositionExplorer(anywidget.AnyWidget):
+    """Shuffle a sentence with no positions, sinusoidal positions or RoPE: does the attention change?
+
+    The view (``selfattn/static/position_explorer.js``) shows the words in their current order,
+    a switch of the position scheme, a shuffle button (seeded: the n-th shuffle of a seed is
+    always the same order) and a reset, the weights of one query word on every word as bars,
+    the query word's output vector, and one line that says whether shuffling changed the
+    weights. It computes everything in the browser, exactly as
+    :func:`selfattn.positions.attention_with_positions` does on the words in the order shown
+    (word ``p`` of the order at position ``p``), so it works in the static HTML book with no
+    kernel. With a kernel the same state lives here in traitlets, and :meth:`attention` gives
+    what ``selfattn`` computes for it.
+
+    Parameters
+    ----------
+    sentence : str or list of str, optional
+        Default the running example "The cat sat on the mat because it was tired"; at least
+        two words, each in :data:`selfattn.example.VOCAB`.
+    query : str or int, default "it"
+        The word whose weights the bars show (a word of the sentence or its index).
+    scheme : {"none", "sinusoidal", "rope"}, default "none"
+    seed : int, default 0
+        Seed of the shuffles.
+    amplitude : float, default :data:`selfattn.positions.TOY_AMPLITUDE`
+        How much of the sinusoidal table is added to the embeddings.
+    base : float, default 10000
+        The frequency base of the sinusoidal table and of RoPE.
+    layout : {"interleaved", "half"}, default "interleaved"
+        The RoPE layout.
+    matrices : tuple of array_like, optional
+        ``(W_q, W_k, W_v)``; default the hand-set matrices of :mod:`selfattn.example`.
+
+    Attributes
+    ----------
+    tokens : list of str
+        The sentence in its original order.
+    order : list of int
+        ``order[p]`` is the index in :attr:`tokens` of the word shown at position ``p``.
+    shuffles : int
+        Shuffles since the last reset (the order is ``shuffled_order(n, seed, shuffles)``
+        unless it was set directly).
+    query_index : int
+        The query word, as an index in :attr:`tokens` (it keeps its word when the order changes).
+    scheme, rope_layout : str
+        The scheme, and the RoPE layout (the parameter ``layout``).
+    amplitude, base : float
+    X, W_q, W_k, W_v : list of list of float
+        The embeddings (original order) and the matrices the view computes with.
+
+    Raises
+    ------
+    ValueError
+        If the sentence has fewer than two words or an unknown word, the query is not in it,
+        the scheme or layout is unknown, the seed is not a whole number >= 0, the amplitude is
+        not finite, the base is not greater than 1, or the matrices do not fit the embeddings.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from selfattn.widgets import PositionExplorer
+    >>> ex = PositionExplorer()
+    >>> ex.shown_tokens[ex.query_position], ex.scheme
+    ('it', 'none')
+    >>> w, out = ex.query_numbers()        # the bars and the output the view shows
+    >>> before = dict(zip(ex.order, w))    # the weight of "it" on each word
+    >>> ex.shuffle()                       # the same as clicking "Shuffle the words"
+    >>> ex.order != list(range(10))
+    True
+    >>> w, out2 = ex.query_numbers()
+    >>> bool(np.allclose([before[i] for i in ex.order], w) and np.allclose(out, out2))
+    True
+    >>> ex.scheme = "rope"                 # with positions the same order changes the weights
+    >>> w_rope, _ = ex.query_numbers()
+    >>> bool(np.allclose([before[i] for i in ex.order], w_rope))
+    False
+    >>> ex.reset()
+    >>> ex.order == list(range(10)), ex.shuffles
+    (True, 0)
+    """
+
+    _esm = (_STATIC / "position_explorer.js").read_text(encoding="utf-8")
+    _css = ((_STATIC / "explorer.css").read_text(encoding="utf-8")
+            + (_STATIC / "position_explorer.css").read_text(encoding="utf-8"))
+
+    tokens = traitlets.List(traitlets.Unicode()).tag(sync=True)
+    value_dims = traitlets.List(traitlets.Unicode()).tag(sync=True)
+    X = traitlets.List(traitlets.List(traitlets.Float())).tag(sync=True)
+    W_q = traitlets.List(traitlets.List(traitlets.Float())).tag(sync=True)
+    W_k = traitlets.List(traitlets.List(traitlets.Float())).tag(sync=True)
+    W_v = traitlets.List(traitlets.List(traitlets.Float())).tag(sync=True)
+    schemes = traitlets.List(traitlets.Unicode()).tag(sync=True)
+    scheme = traitlets.Unicode("none").tag(sync=True)
+    amplitude = traitlets.Float(0.5).tag(sync=True)
+    base = traitlets.Float(10000.0).tag(sync=True)
+    # not "layout": that name is every widget's Layout (ipywidgets), which the page resolves as a widget
+    rope_layout = traitlets.Unicode("interleaved").tag(sync=True)
+    seed = traitlets.Int(0).tag(sync=True)
+    shuffles = traitlets.Int(0).tag(sync=True)
+    order = traitlets.List(traitlets.Int()).tag(sync=True)
+    query_index = traitlets.Int(0).tag(sync=True)
+
+    def __init__(self, sentence=None, query="it", scheme="none", *, seed=0, amplitude=None,
+                 base=None, layout="interleaved", matrices=None):
+        from .example import V_DIMS
+        from .positions import BASE, LAYOUTS, TOY_AMPLITUDE
+
+        if sentence is None or isinstance(sentence, str):
+            tokens = tokenize(SENTENCE if sentence is None else sentence)
+        else:
+            tokens = list(_checks.words(sentence, "sentence", "a string or a list of words"))
+        X = embed(tokens)  # (n, d_model); raises ValueError naming unknown words
+        _checks.shuffle_words(len(tokens))
+        own = matrices is not None
+        if matrices is None:
+            matrices = example_matrices()
+        elif not isinstance(matrices, (tuple, list)) or len(matrices) != 3:
+            got = f" of length {len(matrices)}" if isinstance(matrices, (tuple, list)) else ""
+            raise ValueError(f"matrices must be a tuple of three matrices (W_q, W_k, W_v), "
+                             f"got {type(matrices).__name__}{got}")
+        layer = SelfAttention.from_matrices(*matrices)
+        if layer.d_model != X.shape[1]:
+            raise ValueError(f"the matrices must have d_model = {X.shape[1]} rows (one per feature), "
+                             f"got W_q {layer.W_q.shape}, W_k {layer.W_k.shape}, W_v {layer.W_v.shape}")
+        query_index = AttentionExplorer._position(query, tokens, "query")
+        scheme = _checks.choice(scheme, "scheme", POSITION_EXPLORER_SCHEMES)
+        layout = _checks.choice(layout, "layout", LAYOUTS)
+        seed = _checks.seed(seed)
+        amplitude = _checks.finite_number(TOY_AMPLITUDE if amplitude is None else amplitude, "amplitude")
+        base = _checks.frequency_base(BASE if base is None else base)
+        d_v = layer.W_v.shape[1]
+        dims = list(V_DIMS) if not own else [f"v{c}" for c in range(d_v)]
+        super().__init__(
+            tokens=list(tokens), value_dims=dims, X=_matrix(X),
+            W_q=_matrix(layer.W_q), W_k=_matrix(layer.W_k), W_v=_matrix(layer.W_v),
+            schemes=list(POSITION_EXPLORER_SCHEMES), scheme=scheme, amplitude=amplitude, base=base,
+            rope_layout=layout, seed=seed, shuffles=0, order=list(range(len(tokens))), query_index=query_index,
+        )
+
+    # ------------------------------------------------------------------ the buttons
+    def shuffle(self) -> None:
+        """Shuffle the words, as the button "Shuffle the words" does (the next order of the seed)."""
+        count = self.shuffles + 1
+        with self.hold_sync():
+            self.order = shuffled_order(len(self.tokens), self.seed, count)
+            self.shuffles = count
+
+    def reset(self) -> None:
+        """Back to the original order, as the button "Reset order" does."""
+        with self.hold_sync():
+            self.order = list(range(len(self.tokens)))
+            self.shuffles = 0
+
+    # ------------------------------------------------------------------ what selfattn computes
+    @property
+    def shown_tokens(self) -> list:
+        """The words in the order shown."""
+        return [self.tokens[i] for i in self.order]
+
+    @property
+    def query_position(self) -> int:
+        """Where the query word stands in the order shown (its position)."""
+        return self.order.index(self.query_index)
+
+    def attention(self):
+        """``attention_with_positions`` on the words in the order shown; returns ``(output, weights)``.
+
+        Returns
+        -------
+        output : numpy.ndarray, shape (n, d_v)
+        weights : numpy.ndarray, shape (n, n)
+            Row and column ``p`` belong to the word shown at position ``p``.
+        """
+        from .positions import attention_with_positions
+
+        X = np.asarray(self.X, dtype=np.float64)[self.order]  # (n, d_model), in the order shown
+        W_q, W_k, W_v = (np.asarray(m, dtype=np.float64) for m in (self.W_q, self.W_k, self.W_v))
+        return attention_with_positions(X, W_q, W_k, W_v, self.scheme, amplitude=self.amplitude,
+                                        base=self.base, layout=self.rope_layout)
+
+    def query_numbers(self):
+        """The numbers the view shows: the query word's weights (in the order shown) and its output.
+
+        Returns
+        -------
+        weights : numpy.ndarray, shape (n,)
+            The bars: ``weights[p]`` is the weight on the word shown at position ``p``.
+        output : numpy.ndarray, shape (d_v,)
+        """
+        output, weights = self.attention()
+        p = self.query_position
+        return weights[p], output[p]
+
+    # ------------------------------------------------------------------ validation of synced values
+    def _checked(self, check, *args):
+        try:
+            return check(*args)
+        except ValueError as exc:
+            raise traitlets.TraitError(str(exc)) from None
+
+    @traitlets.validate("scheme")
+    def _valid_scheme(self, proposal):
+        return self._checked(_checks.choice, proposal["value"], "scheme", POSITION_EXPLORER_SCHEMES)
+
+    @traitlets.validate("rope_layout")
+    def _valid_layout(self, proposal):
+        return self._checked(_checks.choice, proposal["value"], "layout", ("interleaved", "half"))
+
+    @traitlets.validate("order")
+    def _valid_order(self, proposal):
+        return self._checked(_checks.word_order, proposal["value"], len(self.tokens))
+
+    @traitlets.validate("query_index")
+    def _valid_query_index(self, proposal):
+        return self._checked(_checks.index_below, proposal["value"], "query_index", max(1, len(self.tokens)))
+
+    @traitlets.validate("shuffles")
+    def _valid_shuffles(self, proposal):
+        return self._checked(_checks.positive_int, proposal["value"], "shuffles", 0)
+
+    @traitlets.validate("seed")
+    def _valid_seed(self, proposal):
+        return self._checked(_checks.seed, proposal["value"])
+
+    @traitlets.validate("amplitude")
+    def _valid_amplitude(self, proposal):
+        return self._checked(_checks.finite_number, proposal["value"], "amplitude")
+
+    @traitlets.validate("base")
+    def _valid_base(self, proposal):
+        return self._checked(_checks.frequency_base, proposal["value"])

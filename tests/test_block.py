@@ -140,17 +140,18 @@ def test_erfc_fit_has_relative_error_below_1_2e_7_where_erfc_is_representable():
     assert np.max(np.abs(blk._erfc_nonnegative(z) - exact) / exact) < 1.2e-7  # Numerical Recipes' bound
 
 
-def test_gelu_float32_is_within_5e_7_of_torch_float64_gelu_and_closer_than_torch_float32():
+def test_gelu_float32_is_within_5e_7_of_torch_float64_gelu_and_as_close_as_torch_float32():
     xs = np.linspace(-8, 8, 160_001, dtype=np.float32)
     got = gelu(xs)
     assert got.dtype == np.float32
     exact = F.gelu(T(xs.astype(np.float64))).numpy()  # PyTorch's erf in float64: exact to ~1e-16
     ours = np.max(np.abs(got - exact))
     torch32 = np.max(np.abs(F.gelu(T(xs)).numpy() - exact))
-    # measured: ours 3.8e-7 (x = 4.89), PyTorch's own float32 GELU 1.07e-6 (x = 3.48); so the two
-    # float32 results differ by up to 1.19e-6 = 5 float32 steps at 3.5, PyTorch's error plus ours
-    assert ours <= 5e-7 and ours < torch32
-    assert np.max(np.abs(got - F.gelu(T(xs)).numpy())) <= ours + torch32
+    # measured: ours 3.8e-7 (x = 4.89). PyTorch's own float32 GELU depends on the CPU kernel it
+    # picks: 1.07e-6 (x = 3.48) on one machine, 3.75e-7 on another. So ours is held to its own
+    # bound, and to within one float32 step (at |x| = 4 to 8: 4.8e-7) of PyTorch's error.
+    step = float(np.spacing(np.float32(4.0)))  # 4.8e-7
+    assert ours <= 5e-7 and ours <= torch32 + step
 
 
 def test_gelu_comparison_rejects_the_tanh_approximation():

@@ -25,13 +25,15 @@ ROOT = Path(__file__).resolve().parent.parent
 GLOSSARY = ROOT / "glossary.md"
 CHAPTERS = sorted((ROOT / "chapters").glob("*.ipynb"))
 
-#: The slugs of the common brief of issue 11, which the chapters link to.
+#: The slugs of the common brief of issue 11, and those of the positions chapter (issue 13),
+#: which the chapters link to.
 SLUGS = {
     "embedding", "token", "vocabulary", "gradient", "gradient-descent", "backpropagation",
     "jacobian", "loss", "cross-entropy", "mini-batch", "learning-rate", "logits", "mlp",
     "layer-normalisation", "residual-connection", "pooler", "token-type-embedding",
     "weight-tying", "lm-head", "rnn", "positional-encoding", "encoder", "decoder", "flop",
     "parameter", "softmax", "entropy", "gelu", "special-tokens", "wordpiece",
+    "rope", "alibi",
 }
 
 

@@ -514,12 +514,17 @@ def test_absolute_schemes_see_a_shift_of_all_positions(scheme):
 
 
 def test_rope_scheme_equals_rope_on_the_projected_queries_and_keys():
-    """The toy's "rope" is softmax(rope(x W_Q) rope(x W_K)^T / sqrt(d_k)) x W_V, written out here."""
+    """The toy's "rope" is softmax(rope(x W_Q) rope(x W_K)^T / sqrt(d_k)) x W_V, written out here.
+
+    d_k is 3, the width of W_Q: the zero column that lets RoPE pair the coordinates changes no
+    dot product, and must not change the scale either (1/sqrt(4) would sharpen nothing but the
+    rope rows, and the comparison with "none" would mix two effects).
+    """
     x, (W_q, W_k, W_v) = embed(WORDS), matrices()
     pad = lambda a: np.pad(a, [(0, 0), (0, a.shape[1] % 2)])  # noqa: E731  d_k = 3 -> 4
     n = len(WORDS)
     q, k = rope_by_complex_numbers(pad(x @ W_q), range(n)), rope_by_complex_numbers(pad(x @ W_k), range(n))
-    scores = q @ k.T / math.sqrt(q.shape[1])
+    scores = q @ k.T / math.sqrt(3)  # d_k of the hand-set matrices, not the padded 4
     weights = np.exp(scores - scores.max(axis=1, keepdims=True))
     weights /= weights.sum(axis=1, keepdims=True)
     out, w = layer(WORDS, "rope")
