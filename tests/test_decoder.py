@@ -372,6 +372,26 @@ def test_cache_and_recompute_agree_on_any_model_and_prompt(data):
     assert cache_agrees(m, prompt, data.draw(st.integers(1, 12)))
 
 
+@needs_torch
+def test_the_shipped_induction_model_generates_the_repeat_by_copying_with_and_without_cache():
+    """Greedy generation continues a repeat the model has begun: the tokens come from the data."""
+    induction = pytest.importorskip("selfattn.induction")
+    m = induction.load_induction()
+    rng = np.random.default_rng(1)
+    copied = total = 0
+    for _ in range(20):
+        seq = rng.integers(0, m.vocab_size, size=int(rng.integers(5, 13)))
+        filler = rng.integers(0, m.vocab_size, size=int(rng.integers(0, 8)))
+        prompt = np.concatenate([filler, seq, seq[:2]])  # the repeat has begun
+        tokens, logits = generate(m, prompt, len(seq) - 2)
+        tokens_slow, logits_slow = generate(m, prompt, len(seq) - 2, cache=False)
+        assert np.array_equal(tokens, tokens_slow)
+        np.testing.assert_allclose(logits, logits_slow, rtol=0, atol=TOL)
+        copied += int((tokens[len(prompt):] == seq[2:]).sum())
+        total += len(seq) - 2
+    assert copied / total >= 0.95, (copied, total)
+
+
 # broken caches, each made from the real code through one seam ----------------
 def cached_before_rotation(model, layer, k, v, positions, cache=None):
     """Caches the raw keys, then rotates every key at the newest token's position."""
