@@ -227,7 +227,8 @@ def heldout(kind: str = "same", size: int = 1000, n: int = N_TOKENS, vocab_size:
     if kind == "lengths":
         return make_batch(rng, size, n, vocab_size, _checks.unseen_lengths(lengths, n))
     if kind == "offsets":
-        return make_batch(rng, size, n, vocab_size, _checks.shorter_lengths(lengths, n), shifted=True)
+        lengths = _checks.shorter_lengths(lengths, n)
+        return make_batch(rng, size, n, vocab_size, lengths, shifted=True)
     return make_batch(rng, size, n, vocab_size, lengths)
 
 
@@ -241,7 +242,8 @@ class _Norm(nn.Module):
         self.beta = nn.Parameter(torch.zeros(d, dtype=dtype))  # (d,)
 
     def forward(self, x):
-        return nn.functional.layer_norm(x, x.shape[-1:], self.gamma, self.beta, decoder.LAYER_NORM_EPS)
+        eps = decoder.LAYER_NORM_EPS
+        return nn.functional.layer_norm(x, x.shape[-1:], self.gamma, self.beta, eps)
 
 
 def _matrix(gen, d_in: int, d_out: int, dtype) -> nn.Parameter:
@@ -260,8 +262,9 @@ class _Layer(nn.Module):
     def forward(self, x, n_heads: int, base: float, need_weights: bool = True):
         B, n, d = x.shape
         h = self.ln(x)  # (B, n, d)
-        qkv = h @ torch.cat([self.W_q, self.W_k, self.W_v], dim=1)  # (B, n, 3d): one product for speed
-        q, k, v = qkv.view(B, n, 3, n_heads, d // n_heads).permute(2, 0, 3, 1, 4)  # 3 x (B, H, n, d_head)
+        qkv = h @ torch.cat([self.W_q, self.W_k, self.W_v], dim=1)  # (B, n, 3d): one product
+        qkv = qkv.view(B, n, 3, n_heads, d // n_heads)  # (B, n, 3, H, d_head): heads in blocks
+        q, k, v = qkv.permute(2, 0, 3, 1, 4)  # 3 x (B, H, n, d_head)
         qk = snn.rope(torch.stack([q, k]), None, base, decoder.LAYOUT)  # (2, B, H, n, d_head)
         q, k = qk[0], qk[1]  # each query and each key turned by its own position's angles
         if need_weights:
@@ -310,10 +313,12 @@ class InductionModel(nn.Module):
     41344
     """
 
-    def __init__(self, vocab_size: int = VOCAB_SIZE, d_model: int = D_MODEL, n_layers: int = N_LAYERS,
-                 n_heads: int = N_HEADS, seed: int = 0, dtype=torch.float32, base: float = decoder.BASE):
+    def __init__(self, vocab_size: int = VOCAB_SIZE, d_model: int = D_MODEL,
+                 n_layers: int = N_LAYERS, n_heads: int = N_HEADS, seed: int = 0,
+                 dtype=torch.float32, base: float = decoder.BASE):
         super().__init__()
-        v, d = _checks.positive_int(vocab_size, "vocab_size"), _checks.positive_int(d_model, "d_model")
+        v = _checks.positive_int(vocab_size, "vocab_size")
+        d = _checks.positive_int(d_model, "d_model")
         n_layers = _checks.positive_int(n_layers, "n_layers")
         self.n_heads = _checks.rope_heads(n_heads, d)
         self.base = _checks.frequency_base(base)
@@ -325,7 +330,7 @@ class InductionModel(nn.Module):
         self.unembedding = _matrix(gen, d, v, dtype)  # (d, vocab)
 
     def forward(self, ids, need_weights: bool = True):
-        """Next-token logits (B, n, vocab) and each layer's weights (B, H, n, n), as NumPy's ``forward``.
+        """Next-token logits (B, n, vocab) and each layer's weights (B, H, n, n), as ``forward``.
 
         With ``need_weights=False`` the attention runs fused
         (``torch.nn.functional.scaled_dot_product_attention``) and the weights are ``None``.
@@ -455,7 +460,8 @@ def train_induction(seed: int = 0, steps: int = STEPS, lengths=LENGTHS, n_heads:
     seed, steps = _checks.torch_seed(seed), _checks.positive_int(steps, "steps", minimum=0)
     n = _checks.positive_int(n, "n")
     lengths = _checks.repeat_lengths(lengths, n)
-    lr, batch_size = _checks.positive_number(lr, "lr"), _checks.positive_int(batch_size, "batch_size")
+    lr = _checks.positive_number(lr, "lr")
+    batch_size = _checks.positive_int(batch_size, "batch_size")
     eval_every = _checks.positive_int(eval_every, "eval_every")
     model = InductionModel(n_heads=n_heads, seed=seed)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, betas=BETAS, weight_decay=0.0)
@@ -478,7 +484,8 @@ def train_induction(seed: int = 0, steps: int = STEPS, lengths=LENGTHS, n_heads:
             logits, _ = model(ids, need_weights=False)  # (B, n, vocab)
         except ValueError as exc:  # RoPE refuses queries and keys that overflowed
             raise ValueError(f"at step {step}, {fix} (the model says: {exc})") from exc
-        loss = nn.functional.cross_entropy(logits[:, :-1].reshape(-1, VOCAB_SIZE), ids[:, 1:].reshape(-1))
+        loss = nn.functional.cross_entropy(logits[:, :-1].reshape(-1, VOCAB_SIZE),  # every position
+                                           ids[:, 1:].reshape(-1))  # predicts the next token
         _checks.finite_result(loss, f"the loss at step {step}", fix)
         opt.zero_grad()
         loss.backward()
@@ -489,10 +496,11 @@ def train_induction(seed: int = 0, steps: int = STEPS, lengths=LENGTHS, n_heads:
     sets = {kind: heldout(kind, n=n, lengths=lengths) for kind in ("same", "offsets", "lengths")}
     same_logits = decoder.forward(np_model, sets["same"].ids)[0]  # (1000, n, vocab), used twice
     steps_to_95 = next((s for s, a in sorted(curve.items()) if a >= 0.95), None)
-    return InductionResult(np_model, _accuracy(same_logits, sets["same"].ids, sets["same"].on_repeat),
+    same = sets["same"]
+    return InductionResult(np_model, _accuracy(same_logits, same.ids, same.on_repeat),
                            accuracy(np_model, sets["offsets"].ids, sets["offsets"].on_repeat),
                            accuracy(np_model, sets["lengths"].ids, sets["lengths"].on_repeat),
-                           _accuracy(same_logits, sets["same"].ids, sets["same"].first_part),
+                           _accuracy(same_logits, same.ids, same.first_part),
                            losses, curve, steps_to_95, seconds, model)
 
 
@@ -561,7 +569,8 @@ def load_induction(path=WEIGHTS_PATH) -> decoder.Decoder:
 def accuracy(model: decoder.Decoder, ids, where, ablate=()) -> float:
     """Share of the positions ``where`` at which the top logit is the next token.
 
-    .. math:: \\frac{1}{|W|} \\sum_{(b, i) \\in W} [\\arg\\max \\text{logits}_{b,i} = \\text{ids}_{b,i+1}]
+    .. math:: \\frac{1}{|W|} \\sum_{(b, i) \\in W}
+              [\\arg\\max \\text{logits}_{b,i} = \\text{ids}_{b,i+1}]
 
     Parameters
     ----------

@@ -302,7 +302,7 @@ def test_the_trap_copies_from_a_fixed_offset_and_fails_elsewhere():
     assert trap.lengths_accuracy < 0.2  # near chance on every other length
 
 
-TRAP_STEPS = 300
+TRAP_STEPS = 200
 
 
 def test_training_stops_with_a_message_when_the_loss_overflows():
