@@ -613,6 +613,8 @@ IDS_ERRORS = [
                     "(1,)"),
     ([3, 16], "ids must be token ids from 0 to 15 (vocab_size=16), got values from 3 to 16"),
     ([-1, 2], "ids must be token ids from 0 to 15 (vocab_size=16), got values from -1 to 2"),
+    ([1.0, 1e20], "ids must be token ids from 0 to 15 (vocab_size=16), got values from 1.0 to "
+                  "1e+20"),  # checked before the cast to int64, which would wrap it around
 ]
 
 
