@@ -1264,15 +1264,19 @@ def induction_ids(ids, vocab_size: int):
     return ids
 
 
-def saved_decoder_sizes(arrays: dict, path) -> tuple:
-    """``n_heads`` and ``base`` stored beside the weights by ``save_induction``; removed from ``arrays``."""
-    missing = [key for key in ("n_heads", "base") if key not in arrays]
-    if missing:
-        raise ValueError(f"{path} lacks {missing}: it was not written by selfattn.induction.save_induction")
-    n_heads, base = arrays.pop("n_heads"), arrays.pop("base")
-    if n_heads.shape != () or not np.issubdtype(n_heads.dtype, np.integer):
-        raise ValueError(f"n_heads in {path} must be one whole number, got {n_heads!r}")
-    return int(n_heads), float(base)
+def saved_decoder(arrays: dict, path, n_heads: int) -> tuple:
+    """The weights and RoPE base of the model with ``n_heads`` heads in a ``save_induction`` file."""
+    group = f"heads{n_heads}/"
+    if group + "n_heads" not in arrays:
+        found = sorted({name.split("/")[0] for name in arrays if name.endswith("/n_heads")})
+        raise ValueError(f"{path} holds no model with n_heads={n_heads} (it has {found or 'none'}): "
+                         "it was not written by selfattn.induction.save_induction for that model")
+    base = arrays[group + "base"]
+    if base.shape != () or not np.issubdtype(base.dtype, np.floating):
+        raise ValueError(f"{group}base in {path} must be one number, got {base!r}")
+    params = {name[len(group):]: a for name, a in arrays.items()
+              if name.startswith(group) and name not in (group + "n_heads", group + "base")}
+    return params, float(base)
 
 
 def scored_positions(where, shape_: tuple) -> np.ndarray:

@@ -506,7 +506,11 @@ def train_induction(seed: int = 0, steps: int = STEPS, lengths=LENGTHS, n_heads:
 
 # --------------------------------------------------------------------------- shipped weights
 def save_induction(model: decoder.Decoder, path) -> None:
-    """Save a decoder's weights to a compressed ``.npz`` file, as float32.
+    """Save a decoder's weights to a compressed ``.npz`` file, as float32, keyed by its heads.
+
+    The arrays go under ``heads<n_heads>/`` (``heads2/embedding``, ...), so one file holds one
+    model per number of heads: if ``path`` is already such a file, its models with another
+    number of heads are kept.
 
     Parameters
     ----------
@@ -517,32 +521,44 @@ def save_induction(model: decoder.Decoder, path) -> None:
     Raises
     ------
     ValueError
-        If ``model`` is not a Decoder or ``path`` is not a file path in a folder that exists.
+        If ``model`` is not a Decoder, ``path`` is not a file path in a folder that exists, or
+        ``path`` exists and is not a file written here.
 
     Examples
     --------
     >>> import pathlib, tempfile
     >>> from selfattn.induction import load_induction, save_induction
     >>> path = pathlib.Path(tempfile.mkdtemp()) / "w.npz"
+    >>> save_induction(load_induction(n_heads=1), path)
     >>> save_induction(load_induction(), path)
-    >>> load_induction(path).n_heads
-    2
+    >>> load_induction(path).n_heads, load_induction(path, n_heads=1).n_heads
+    (2, 1)
     """
     _checks.instance(model, decoder.Decoder, "model", "a selfattn.decoder.Decoder")
-    arrays = {name: a.astype(np.float32) for name, a in model.params.items()}
-    arrays["n_heads"] = np.array(model.n_heads)
-    arrays["base"] = np.array(model.base)
-    with open(_checks.file_path(path, exists=False), "wb") as fh:  # exactly this path
+    path = _checks.file_path(path, exists=False)
+    arrays = {}
+    if path.exists():  # keep the models with another number of heads
+        with _checks.npz_file(path) as data:
+            arrays = {name: data[name] for name in data.files}
+    group = f"heads{model.n_heads}/"
+    arrays = {name: a for name, a in arrays.items() if not name.startswith(group)}
+    arrays.update({group + name: a.astype(np.float32) for name, a in model.params.items()})
+    arrays[group + "n_heads"] = np.array(model.n_heads)
+    arrays[group + "base"] = np.array(model.base)
+    with open(path, "wb") as fh:  # exactly this path
         np.savez_compressed(fh, **arrays)
 
 
-def load_induction(path=WEIGHTS_PATH) -> decoder.Decoder:
-    """The decoder trained with ``train_induction(seed=0)``, from the package data.
+def load_induction(path=WEIGHTS_PATH, n_heads: int = N_HEADS) -> decoder.Decoder:
+    """The decoder trained with ``train_induction(seed=0, n_heads=n_heads)``, from the package data.
 
     Parameters
     ----------
     path : str or pathlib.Path, default WEIGHTS_PATH
         A file written by :func:`save_induction`.
+    n_heads : int, default 2
+        Which model: the shipped file holds the recipe's (2 heads per layer) and the
+        one-head-per-layer variant (1).
 
     Returns
     -------
@@ -551,7 +567,8 @@ def load_induction(path=WEIGHTS_PATH) -> decoder.Decoder:
     Raises
     ------
     ValueError
-        If ``path`` is not such a file, or a weight is missing, of the wrong shape or not finite.
+        If ``path`` is not such a file, holds no model with ``n_heads`` heads, or a weight is
+        missing, of the wrong shape or not finite.
 
     Examples
     --------
@@ -559,10 +576,11 @@ def load_induction(path=WEIGHTS_PATH) -> decoder.Decoder:
     >>> load_induction()
     Decoder(vocab_size=64, d_model=64, n_layers=2, n_heads=2)
     """
+    n_heads = _checks.positive_int(n_heads, "n_heads")
     with _checks.npz_file(path) as data:
         arrays = {name: data[name] for name in data.files}
-    n_heads, base = _checks.saved_decoder_sizes(arrays, path)
-    return decoder.Decoder(arrays, n_heads, base)
+    params, base = _checks.saved_decoder(arrays, path, n_heads)
+    return decoder.Decoder(params, n_heads, base)
 
 
 # --------------------------------------------------------------------------- measurements

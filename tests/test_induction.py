@@ -225,7 +225,7 @@ def test_induction_score_where_restricts_the_positions():
 
 # --------------------------------------------------------------------------- shipped weights
 def test_shipped_weights_are_small_and_load_as_a_decoder(shipped):
-    assert induction.WEIGHTS_PATH.stat().st_size < 400_000
+    assert induction.WEIGHTS_PATH.stat().st_size < 400_000  # two models of 41k float32 numbers
     assert isinstance(shipped, decoder.Decoder)
     assert (shipped.vocab_size, shipped.d_model, shipped.n_layers, shipped.n_heads) == (64, 64, 2, 2)
 
@@ -303,6 +303,34 @@ def test_the_trap_copies_from_a_fixed_offset_and_fails_elsewhere():
 
 
 TRAP_STEPS = 200
+
+
+@pytest.fixture(scope="module")
+def one_head():
+    return induction.load_induction(n_heads=1)
+
+
+def test_retraining_the_one_head_variant_reproduces_its_shipped_weights(one_head):
+    retrained = induction.train_induction(seed=0, n_heads=1).model.params
+    for name, a in retrained.items():
+        np.testing.assert_allclose(a, one_head.params[name], rtol=1e-5, atol=1e-6, err_msg=name)
+
+
+def test_one_head_variant_breaks_when_its_one_induction_head_is_ablated(one_head, same):
+    _, weights = decoder.forward(one_head, same.ids)
+    prev = induction.previous_token_score(weights)  # (2, 1)
+    ind = induction.induction_score(weights, same.ids, same.on_repeat)
+    assert prev[0, 0] > 0.4 and ind[1, 0] > 0.5  # layer 1 previous token, layer 2 induction
+    full = induction.accuracy(one_head, same.ids, same.on_repeat)
+    assert full > 0.9
+    assert induction.accuracy(one_head, same.ids, same.on_repeat, ablate=[(1, 0)]) < 3 * CHANCE
+    assert induction.accuracy(one_head, same.ids, same.on_repeat, ablate=[(0, 0)]) < 0.2
+
+
+def test_two_induction_heads_back_each_other_up(shipped, same):
+    full = induction.accuracy(shipped, same.ids, same.on_repeat)
+    for head in range(2):
+        assert full - induction.accuracy(shipped, same.ids, same.on_repeat, ablate=[(1, head)]) < 0.15
 
 
 def test_training_stops_with_a_message_when_the_loss_overflows():
@@ -412,17 +440,22 @@ def test_load_induction_names_a_file_it_cannot_read(tmp_path):
     with pytest.raises(ValueError, match="is not a file"):
         induction.load_induction(tmp_path / "missing.npz")
     np.savez(tmp_path / "plain.npz", embedding=np.zeros((4, 4)))
-    with pytest.raises(ValueError, match=r"lacks \['n_heads', 'base'\]: it was not written by"):
+    with pytest.raises(ValueError, match=r"holds no model with n_heads=2 \(it has none\): it was not"):
         induction.load_induction(tmp_path / "plain.npz")
+    with pytest.raises(ValueError, match=r"holds no model with n_heads=4 \(it has \['heads1', 'heads2'\]\)"):
+        induction.load_induction(n_heads=4)
 
 
-def test_save_and_load_round_trip_as_float32(tmp_path, shipped):
+def test_save_and_load_round_trip_as_float32_keeping_the_other_model(tmp_path, shipped):
     path = tmp_path / "w.npz"
+    one = induction.load_induction(n_heads=1)
+    induction.save_induction(one, path)
     induction.save_induction(shipped, path)
-    back = induction.load_induction(path)
-    assert back.n_heads == shipped.n_heads and back.base == shipped.base
-    for name, a in shipped.params.items():
-        np.testing.assert_array_equal(back.params[name], a.astype(np.float32), err_msg=name)
+    for model in (shipped, one):
+        back = induction.load_induction(path, n_heads=model.n_heads)
+        assert back.n_heads == model.n_heads and back.base == model.base
+        for name, a in model.params.items():
+            np.testing.assert_array_equal(back.params[name], a.astype(np.float32), err_msg=name)
 
 
 # --------------------------------------------------------------------------- benchmark
