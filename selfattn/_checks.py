@@ -1363,3 +1363,30 @@ def shorter_lengths(lengths, n: int) -> np.ndarray:
         raise ValueError(f"lengths {sorted(set(lengths.tolist()))} all fill n={n} tokens: no repeat can be "
                          "shifted (it needs 2 L < n)")
     return kept
+
+
+def offset(value, n: int) -> int:
+    """How far back a head may look in n tokens: a whole number from 1 to n - 1."""
+    value = positive_int(value, "offset")
+    if value > n - 1:
+        raise ValueError(f"offset must be at most n - 1 = {n - 1} (the weights cover {n} tokens), "
+                         f"got {value}")
+    return value
+
+
+def offset_positions(where, shape_: tuple, offset_: int) -> np.ndarray:
+    """Query positions (default every i >= offset): boolean, of ``shape_``, none before ``offset``."""
+    n = shape_[-1]
+    if where is None:
+        return np.broadcast_to(np.arange(n) >= offset_, shape_)
+    arr = as_array(where, "where")
+    if arr.dtype != np.bool_:
+        raise ValueError(f"where must be a boolean mask of positions, got dtype {arr.dtype}")
+    if arr.shape != tuple(shape_):
+        raise ValueError(f"where must have shape {tuple(shape_)} to match the weights, got {arr.shape}")
+    if not arr.any():
+        raise ValueError("where selects no position: there is nothing to score")
+    if arr[..., :offset_].any():
+        raise ValueError(f"where selects a position before offset={offset_}, which has no token "
+                         f"{offset_} back")
+    return arr

@@ -31,10 +31,16 @@ earlier occurrence, and copies the token there. :func:`previous_token_score` and
 :func:`induction_score` measure both behaviours on any head; :func:`accuracy` with
 ``ablate`` measures what a head is worth.
 
-The trap. Trained with one fixed repeat length (``lengths=(8,)``), a model reaches high
-accuracy quickly without an induction head: it copies from the fixed offset ``i - L + 1``
-by position alone, and on sequences whose repeat starts elsewhere it falls to chance.
-:func:`heldout` makes both kinds of held-out set.
+Held out (:func:`heldout`): sequences drawn with another seed (``"same"``), the same lengths
+with the repeat ending before the last token so that it starts at offsets training never
+shows for its length (``"offsets"``), and the repeat lengths training never shows
+(``"lengths"``: 2 and 3 by default, the only ones that fit in 32 tokens).
+
+The trap. Trained with one fixed repeat length (``lengths=(8,)``), a model reaches 95% in 150
+steps without a previous-token head: both layer-2 heads look 7 tokens back by position alone
+(RoPE makes that a relative offset; :func:`offset_score`), which is where the copy is when
+``L = 8``. Their induction score on length-8 sequences is as high as a real induction head's;
+on any other length they still look 7 back and the accuracy falls to chance.
 
 Everything trains on the CPU with a fixed seed, one thread and deterministic algorithms
 (as :mod:`selfattn.training`), so the same seed gives the same weights bit for bit.
@@ -72,6 +78,7 @@ __all__ = [
     "save_induction",
     "accuracy",
     "previous_token_score",
+    "offset_score",
     "induction_score",
 ]
 
@@ -658,6 +665,51 @@ def previous_token_score(weights) -> np.ndarray:
     on_previous = w[..., i, i - 1]  # (layers, ..., H, n - 1)
     heads = on_previous.mean(axis=-1)  # (layers, ..., H)
     return heads.reshape(w.shape[0], -1, w.shape[-3]).mean(axis=1)  # (layers, H)
+
+
+def offset_score(weights, offset: int, where=None) -> np.ndarray:
+    """Mean weight of each head on the position ``offset`` tokens back, ``w[i, i - offset]``.
+
+    A head that copies by position alone puts its weight at one fixed distance whatever the
+    tokens are: the trap's layer-2 heads (trained on one repeat length, 8) look 7 back.
+
+    Parameters
+    ----------
+    weights : list of array_like, one per layer, each (..., n_heads, n, n)
+    offset : int
+        How far back, from 1 (the previous token) to ``n - 1``.
+    where : array_like of bool, shape (..., n), optional
+        The query positions to average over (such as ``Batch.on_repeat``); by default every
+        ``i >= offset``. Each must be at least ``offset``.
+
+    Returns
+    -------
+    numpy.ndarray, shape (n_layers, n_heads)
+
+    Raises
+    ------
+    ValueError
+        If ``weights`` is refused as by :func:`previous_token_score`, ``offset`` is not a whole
+        number from 1 to ``n - 1``, or ``where`` has another shape, selects nothing or selects
+        a position before ``offset``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from selfattn.induction import offset_score
+    >>> w = np.array([[1, 0, 0], [1, 0, 0], [.5, .5, 0]])
+    >>> offset_score([w[None]], 2)  # only position 2 has a token two back
+    array([[0.5]])
+    """
+    w = _checks.layer_weights(weights, minimum_n=2)  # (layers, ..., H, n, n)
+    n = w.shape[-1]
+    offset = _checks.offset(offset, n)
+    where = _checks.offset_positions(where, w.shape[1:-3] + (n,), offset)  # (..., n)
+    lead = int(np.prod(w.shape[1:-3], dtype=np.int64))
+    w = w.reshape(w.shape[0], lead, w.shape[-3], n, n)  # (layers, B, H, n, n)
+    b, i = np.nonzero(where.reshape(lead, n))
+    back = w[:, b, :, i, i - offset]  # (P, layers, H): the weight ``offset`` tokens back
+    return back.mean(axis=0)  # (layers, H)
 
 
 def induction_score(weights, ids, where=None) -> np.ndarray:

@@ -193,6 +193,38 @@ def test_scores_average_a_batch_and_take_the_latest_earlier_occurrence():
     np.testing.assert_allclose(induction.previous_token_score(weights), [[both, both]], atol=1e-12)
 
 
+def test_offset_score_of_a_hand_built_pattern():
+    # offset 2, mean over i = 2..4 of w[i, i - 2]: PREVIOUS 0, 0, 0 -> 0; UNIFORM 1/3, 1/4, 1/5
+    # -> 47/180; INDUCTION w[2,0] = 0, w[3,1] = .8, w[4,2] = .6 -> 1.4/3; ON_OCCURRENCE 0, 0, 0
+    np.testing.assert_allclose(induction.offset_score(HAND_WEIGHTS, 2),
+                               [[0.0, 47 / 180], [1.4 / 3, 0.0]], atol=1e-12)
+    np.testing.assert_allclose(induction.offset_score(HAND_WEIGHTS, 1), HAND_PREVIOUS, atol=1e-12)
+    where = np.array([False, False, False, True, False])  # position 3 only: w[3, 1]
+    np.testing.assert_allclose(induction.offset_score(HAND_WEIGHTS, 2, where), [[0, 0.25], [0.8, 0]],
+                               atol=1e-12)
+
+
+@pytest.mark.parametrize("offset, where, words", [
+    (0, None, "offset must be a positive integer, got 0"),
+    (5, None, "offset must be at most n - 1 = 4 (the weights cover 5 tokens), got 5"),
+    (2, [True, False, False, False, False], "where selects a position before offset=2"),
+    (2, [False] * 4, "where must have shape (5,) to match the weights, got (4,)"),
+    (2, [False] * 5, "where selects no position"),
+])
+def test_offset_score_names_a_bad_offset_or_positions(offset, where, words):
+    with pytest.raises(ValueError, match="^" + re.escape(words)):
+        induction.offset_score(HAND_WEIGHTS, offset, where)
+
+
+def test_the_trap_looks_a_fixed_distance_back_whatever_the_repeat_length(trap):
+    for L in (5, 8, 12):
+        b = induction.make_batch(np.random.default_rng(9), 100, 32, lengths=[L])
+        _, weights = decoder.forward(trap.model, b.ids)
+        at_7 = induction.offset_score(weights, 7, b.on_repeat)  # where length 8's copy would be
+        assert at_7[1].min() > 0.8, L  # both layer-2 heads, on every length
+        assert induction.previous_token_score(weights)[0].max() < 0.3  # no previous-token head
+
+
 def _off_by_one_induction(weights, ids):
     """A wrong score: the weight on the earlier occurrence itself, j, not on j + 1."""
     w = np.stack(weights)
@@ -296,8 +328,12 @@ def test_training_reaches_the_issue_targets(retrained):
     assert len(retrained.losses) == induction.STEPS and retrained.losses[-1] < retrained.losses[0]
 
 
-def test_the_trap_copies_from_a_fixed_offset_and_fails_elsewhere():
-    trap = induction.train_induction(seed=0, steps=TRAP_STEPS, lengths=(8,))
+@pytest.fixture(scope="module")
+def trap():
+    return induction.train_induction(seed=0, steps=TRAP_STEPS, lengths=(8,))
+
+
+def test_the_trap_copies_from_a_fixed_offset_and_fails_elsewhere(trap):
     assert trap.heldout_accuracy >= 0.9  # quickly right on its one length
     assert trap.lengths_accuracy < 0.2  # near chance on every other length
 
