@@ -502,7 +502,7 @@ def test_benchmark_smoke_prints_time_accuracies_and_head_scores(capsys):
     assert BENCHMARKS["induction"] == "selfattn.bench.induction"
     assert main(["--steps", "3", "--trap-steps", "2"]) == 0
     out = capsys.readouterr().out
-    for words in ("run 1:", "training time, median of 1:", "steps to 95%", "unseen offsets",
+    for words in ("run 1:", "training time, median of 1:", "4-D (batch, heads, n, d_head) input, causal, backend", "steps to 95%", "unseen offsets",
                   "layer 1 head 1: previous-token score", "trap, trained on repeat length 8 only"):
         assert words in out, words
 

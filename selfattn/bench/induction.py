@@ -34,6 +34,7 @@ def main(argv: list[str] | None = None) -> int:
                      f"--trap-steps {args.trap_steps}")
 
     import torch
+    from torch.nn.attention import SDPBackend
 
     from selfattn import decoder, induction
 
@@ -42,6 +43,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"note: {var}={os.environ[var]} is set; NumPy's BLAS may run an older, "
                   "slower kernel")
     steps = induction.STEPS if args.steps is None else args.steps
+    q = torch.zeros(induction.BATCH_SIZE, induction.N_HEADS, induction.N_TOKENS,
+                    induction.D_MODEL // induction.N_HEADS)  # (B, H, n, d_head), as in training
+    backend = SDPBackend(torch._fused_sdp_choice(q, q, q, None, 0.0, True)).name
+    print(f"training attention: torch.nn.functional.scaled_dot_product_attention on 4-D "
+          f"(batch, heads, n, d_head) input, causal, backend {backend}")
     print(f"torch {torch.__version__}, training on 1 CPU thread, deterministic algorithms; "
           f"{steps} steps of {induction.BATCH_SIZE} sequences of {induction.N_TOKENS} tokens")
     times = []
