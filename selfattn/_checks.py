@@ -1316,15 +1316,19 @@ def induction_ids(ids, vocab_size: int):
     return ids
 
 
-def saved_decoder_sizes(arrays: dict, path) -> tuple:
-    """``n_heads`` and ``base`` stored beside the weights by ``save_induction``; removed from ``arrays``."""
-    missing = [key for key in ("n_heads", "base") if key not in arrays]
-    if missing:
-        raise ValueError(f"{path} lacks {missing}: it was not written by selfattn.induction.save_induction")
-    n_heads, base = arrays.pop("n_heads"), arrays.pop("base")
-    if n_heads.shape != () or not np.issubdtype(n_heads.dtype, np.integer):
-        raise ValueError(f"n_heads in {path} must be one whole number, got {n_heads!r}")
-    return int(n_heads), float(base)
+def saved_decoder(arrays: dict, path, n_heads: int) -> tuple:
+    """The weights and RoPE base of the model with ``n_heads`` heads in a ``save_induction`` file."""
+    group = f"heads{n_heads}/"
+    if group + "n_heads" not in arrays:
+        found = sorted({name.split("/")[0] for name in arrays if name.endswith("/n_heads")})
+        raise ValueError(f"{path} holds no model with n_heads={n_heads} (it has {found or 'none'}): "
+                         "it was not written by selfattn.induction.save_induction for that model")
+    base = arrays[group + "base"]
+    if base.shape != () or not np.issubdtype(base.dtype, np.floating):
+        raise ValueError(f"{group}base in {path} must be one number, got {base!r}")
+    params = {name[len(group):]: a for name, a in arrays.items()
+              if name.startswith(group) and name not in (group + "n_heads", group + "base")}
+    return params, float(base)
 
 
 def scored_positions(where, shape_: tuple) -> np.ndarray:
@@ -1413,6 +1417,33 @@ def shorter_lengths(lengths, n: int) -> np.ndarray:
     return kept
 
 
+def offset(value, n: int) -> int:
+    """How far back a head may look in n tokens: a whole number from 1 to n - 1."""
+    value = positive_int(value, "offset")
+    if value > n - 1:
+        raise ValueError(f"offset must be at most n - 1 = {n - 1} (the weights cover {n} tokens), "
+                         f"got {value}")
+    return value
+
+
+def offset_positions(where, shape_: tuple, offset_: int) -> np.ndarray:
+    """Query positions (default every i >= offset): boolean, of ``shape_``, none before ``offset``."""
+    n = shape_[-1]
+    if where is None:
+        return np.broadcast_to(np.arange(n) >= offset_, shape_)
+    arr = as_array(where, "where")
+    if arr.dtype != np.bool_:
+        raise ValueError(f"where must be a boolean mask of positions, got dtype {arr.dtype}")
+    if arr.shape != tuple(shape_):
+        raise ValueError(f"where must have shape {tuple(shape_)} to match the weights, got {arr.shape}")
+    if not arr.any():
+        raise ValueError("where selects no position: there is nothing to score")
+    if arr[..., :offset_].any():
+        raise ValueError(f"where selects a position before offset={offset_}, which has no token "
+                         f"{offset_} back")
+    return arr
+
+
 # --------------------------------------------------------------------------- #
 # the positions explorer (selfattn.widgets.PositionExplorer)
 # --------------------------------------------------------------------------- #
@@ -1440,4 +1471,3 @@ def shuffle_words(n: int, name: str = "sentence") -> int:
     if n < 2:
         raise ValueError(f"{name} must have at least two words to shuffle, got {n}")
     return n
-

@@ -25,8 +25,8 @@ their own positions.
 :func:`attention_record` gives one sequence's tokens and every head's weights in the form
 :class:`selfattn.widgets.HeadExplorer` reads, so the explorer shows the decoder's heads.
 
-The weights come from a model trained to copy in context (the chapter's induction task) or
-from any dict of arrays of the shapes :func:`parameter_shapes` gives.
+The weights come from :func:`selfattn.induction.load_induction` (a model trained in PyTorch
+to copy in context) or from any dict of arrays of the shapes :func:`parameter_shapes` gives.
 """
 
 from __future__ import annotations

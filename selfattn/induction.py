@@ -31,10 +31,16 @@ earlier occurrence, and copies the token there. :func:`previous_token_score` and
 :func:`induction_score` measure both behaviours on any head; :func:`accuracy` with
 ``ablate`` measures what a head is worth.
 
-The trap. Trained with one fixed repeat length (``lengths=(8,)``), a model reaches high
-accuracy quickly without an induction head: it copies from the fixed offset ``i - L + 1``
-by position alone, and on sequences whose repeat starts elsewhere it falls to chance.
-:func:`heldout` makes both kinds of held-out set.
+Held out (:func:`heldout`): sequences drawn with another seed (``"same"``), the same lengths
+with the repeat ending before the last token so that it starts at offsets training never
+shows for its length (``"offsets"``), and the repeat lengths training never shows
+(``"lengths"``: 2 and 3 by default, the only ones that fit in 32 tokens).
+
+The trap. Trained with one fixed repeat length (``lengths=(8,)``), a model reaches 95% in 150
+steps without a previous-token head: both layer-2 heads look 7 tokens back by position alone
+(RoPE makes that a relative offset; :func:`offset_score`), which is where the copy is when
+``L = 8``. Their induction score on length-8 sequences is as high as a real induction head's;
+on any other length they still look 7 back and the accuracy falls to chance.
 
 Everything trains on the CPU with a fixed seed, one thread and deterministic algorithms
 (as :mod:`selfattn.training`), so the same seed gives the same weights bit for bit.
@@ -72,6 +78,7 @@ __all__ = [
     "save_induction",
     "accuracy",
     "previous_token_score",
+    "offset_score",
     "induction_score",
 ]
 
@@ -227,7 +234,8 @@ def heldout(kind: str = "same", size: int = 1000, n: int = N_TOKENS, vocab_size:
     if kind == "lengths":
         return make_batch(rng, size, n, vocab_size, _checks.unseen_lengths(lengths, n))
     if kind == "offsets":
-        return make_batch(rng, size, n, vocab_size, _checks.shorter_lengths(lengths, n), shifted=True)
+        lengths = _checks.shorter_lengths(lengths, n)
+        return make_batch(rng, size, n, vocab_size, lengths, shifted=True)
     return make_batch(rng, size, n, vocab_size, lengths)
 
 
@@ -241,7 +249,8 @@ class _Norm(nn.Module):
         self.beta = nn.Parameter(torch.zeros(d, dtype=dtype))  # (d,)
 
     def forward(self, x):
-        return nn.functional.layer_norm(x, x.shape[-1:], self.gamma, self.beta, decoder.LAYER_NORM_EPS)
+        eps = decoder.LAYER_NORM_EPS
+        return nn.functional.layer_norm(x, x.shape[-1:], self.gamma, self.beta, eps)
 
 
 def _matrix(gen, d_in: int, d_out: int, dtype) -> nn.Parameter:
@@ -260,8 +269,9 @@ class _Layer(nn.Module):
     def forward(self, x, n_heads: int, base: float, need_weights: bool = True):
         B, n, d = x.shape
         h = self.ln(x)  # (B, n, d)
-        qkv = h @ torch.cat([self.W_q, self.W_k, self.W_v], dim=1)  # (B, n, 3d): one product for speed
-        q, k, v = qkv.view(B, n, 3, n_heads, d // n_heads).permute(2, 0, 3, 1, 4)  # 3 x (B, H, n, d_head)
+        qkv = h @ torch.cat([self.W_q, self.W_k, self.W_v], dim=1)  # (B, n, 3d): one product
+        qkv = qkv.view(B, n, 3, n_heads, d // n_heads)  # (B, n, 3, H, d_head): heads in blocks
+        q, k, v = qkv.permute(2, 0, 3, 1, 4)  # 3 x (B, H, n, d_head)
         qk = snn.rope(torch.stack([q, k]), None, base, decoder.LAYOUT)  # (2, B, H, n, d_head)
         q, k = qk[0], qk[1]  # each query and each key turned by its own position's angles
         if need_weights:
@@ -310,10 +320,12 @@ class InductionModel(nn.Module):
     41344
     """
 
-    def __init__(self, vocab_size: int = VOCAB_SIZE, d_model: int = D_MODEL, n_layers: int = N_LAYERS,
-                 n_heads: int = N_HEADS, seed: int = 0, dtype=torch.float32, base: float = decoder.BASE):
+    def __init__(self, vocab_size: int = VOCAB_SIZE, d_model: int = D_MODEL,
+                 n_layers: int = N_LAYERS, n_heads: int = N_HEADS, seed: int = 0,
+                 dtype=torch.float32, base: float = decoder.BASE):
         super().__init__()
-        v, d = _checks.positive_int(vocab_size, "vocab_size"), _checks.positive_int(d_model, "d_model")
+        v = _checks.positive_int(vocab_size, "vocab_size")
+        d = _checks.positive_int(d_model, "d_model")
         n_layers = _checks.positive_int(n_layers, "n_layers")
         self.n_heads = _checks.rope_heads(n_heads, d)
         self.base = _checks.frequency_base(base)
@@ -325,7 +337,7 @@ class InductionModel(nn.Module):
         self.unembedding = _matrix(gen, d, v, dtype)  # (d, vocab)
 
     def forward(self, ids, need_weights: bool = True):
-        """Next-token logits (B, n, vocab) and each layer's weights (B, H, n, n), as NumPy's ``forward``.
+        """Next-token logits (B, n, vocab) and each layer's weights (B, H, n, n), as ``forward``.
 
         With ``need_weights=False`` the attention runs fused
         (``torch.nn.functional.scaled_dot_product_attention``) and the weights are ``None``.
@@ -455,7 +467,8 @@ def train_induction(seed: int = 0, steps: int = STEPS, lengths=LENGTHS, n_heads:
     seed, steps = _checks.torch_seed(seed), _checks.positive_int(steps, "steps", minimum=0)
     n = _checks.positive_int(n, "n")
     lengths = _checks.repeat_lengths(lengths, n)
-    lr, batch_size = _checks.positive_number(lr, "lr"), _checks.positive_int(batch_size, "batch_size")
+    lr = _checks.positive_number(lr, "lr")
+    batch_size = _checks.positive_int(batch_size, "batch_size")
     eval_every = _checks.positive_int(eval_every, "eval_every")
     model = InductionModel(n_heads=n_heads, seed=seed)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, betas=BETAS, weight_decay=0.0)
@@ -478,7 +491,8 @@ def train_induction(seed: int = 0, steps: int = STEPS, lengths=LENGTHS, n_heads:
             logits, _ = model(ids, need_weights=False)  # (B, n, vocab)
         except ValueError as exc:  # RoPE refuses queries and keys that overflowed
             raise ValueError(f"at step {step}, {fix} (the model says: {exc})") from exc
-        loss = nn.functional.cross_entropy(logits[:, :-1].reshape(-1, VOCAB_SIZE), ids[:, 1:].reshape(-1))
+        loss = nn.functional.cross_entropy(logits[:, :-1].reshape(-1, VOCAB_SIZE),  # every position
+                                           ids[:, 1:].reshape(-1))  # predicts the next token
         _checks.finite_result(loss, f"the loss at step {step}", fix)
         opt.zero_grad()
         loss.backward()
@@ -489,16 +503,21 @@ def train_induction(seed: int = 0, steps: int = STEPS, lengths=LENGTHS, n_heads:
     sets = {kind: heldout(kind, n=n, lengths=lengths) for kind in ("same", "offsets", "lengths")}
     same_logits = decoder.forward(np_model, sets["same"].ids)[0]  # (1000, n, vocab), used twice
     steps_to_95 = next((s for s, a in sorted(curve.items()) if a >= 0.95), None)
-    return InductionResult(np_model, _accuracy(same_logits, sets["same"].ids, sets["same"].on_repeat),
+    same = sets["same"]
+    return InductionResult(np_model, _accuracy(same_logits, same.ids, same.on_repeat),
                            accuracy(np_model, sets["offsets"].ids, sets["offsets"].on_repeat),
                            accuracy(np_model, sets["lengths"].ids, sets["lengths"].on_repeat),
-                           _accuracy(same_logits, sets["same"].ids, sets["same"].first_part),
+                           _accuracy(same_logits, same.ids, same.first_part),
                            losses, curve, steps_to_95, seconds, model)
 
 
 # --------------------------------------------------------------------------- shipped weights
 def save_induction(model: decoder.Decoder, path) -> None:
-    """Save a decoder's weights to a compressed ``.npz`` file, as float32.
+    """Save a decoder's weights to a compressed ``.npz`` file, as float32, keyed by its heads.
+
+    The arrays go under ``heads<n_heads>/`` (``heads2/embedding``, ...), so one file holds one
+    model per number of heads: if ``path`` is already such a file, its models with another
+    number of heads are kept.
 
     Parameters
     ----------
@@ -509,32 +528,44 @@ def save_induction(model: decoder.Decoder, path) -> None:
     Raises
     ------
     ValueError
-        If ``model`` is not a Decoder or ``path`` is not a file path in a folder that exists.
+        If ``model`` is not a Decoder, ``path`` is not a file path in a folder that exists, or
+        ``path`` exists and is not a file written here.
 
     Examples
     --------
     >>> import pathlib, tempfile
     >>> from selfattn.induction import load_induction, save_induction
     >>> path = pathlib.Path(tempfile.mkdtemp()) / "w.npz"
+    >>> save_induction(load_induction(n_heads=1), path)
     >>> save_induction(load_induction(), path)
-    >>> load_induction(path).n_heads
-    2
+    >>> load_induction(path).n_heads, load_induction(path, n_heads=1).n_heads
+    (2, 1)
     """
     _checks.instance(model, decoder.Decoder, "model", "a selfattn.decoder.Decoder")
-    arrays = {name: a.astype(np.float32) for name, a in model.params.items()}
-    arrays["n_heads"] = np.array(model.n_heads)
-    arrays["base"] = np.array(model.base)
-    with open(_checks.file_path(path, exists=False), "wb") as fh:  # exactly this path
+    path = _checks.file_path(path, exists=False)
+    arrays = {}
+    if path.exists():  # keep the models with another number of heads
+        with _checks.npz_file(path) as data:
+            arrays = {name: data[name] for name in data.files}
+    group = f"heads{model.n_heads}/"
+    arrays = {name: a for name, a in arrays.items() if not name.startswith(group)}
+    arrays.update({group + name: a.astype(np.float32) for name, a in model.params.items()})
+    arrays[group + "n_heads"] = np.array(model.n_heads)
+    arrays[group + "base"] = np.array(model.base)
+    with open(path, "wb") as fh:  # exactly this path
         np.savez_compressed(fh, **arrays)
 
 
-def load_induction(path=WEIGHTS_PATH) -> decoder.Decoder:
-    """The decoder trained with ``train_induction(seed=0)``, from the package data.
+def load_induction(path=WEIGHTS_PATH, n_heads: int = N_HEADS) -> decoder.Decoder:
+    """The decoder trained with ``train_induction(seed=0, n_heads=n_heads)``, from the package data.
 
     Parameters
     ----------
     path : str or pathlib.Path, default WEIGHTS_PATH
         A file written by :func:`save_induction`.
+    n_heads : int, default 2
+        Which model: the shipped file holds the recipe's (2 heads per layer) and the
+        one-head-per-layer variant (1).
 
     Returns
     -------
@@ -543,7 +574,8 @@ def load_induction(path=WEIGHTS_PATH) -> decoder.Decoder:
     Raises
     ------
     ValueError
-        If ``path`` is not such a file, or a weight is missing, of the wrong shape or not finite.
+        If ``path`` is not such a file, holds no model with ``n_heads`` heads, or a weight is
+        missing, of the wrong shape or not finite.
 
     Examples
     --------
@@ -551,17 +583,19 @@ def load_induction(path=WEIGHTS_PATH) -> decoder.Decoder:
     >>> load_induction()
     Decoder(vocab_size=64, d_model=64, n_layers=2, n_heads=2)
     """
+    n_heads = _checks.positive_int(n_heads, "n_heads")
     with _checks.npz_file(path) as data:
         arrays = {name: data[name] for name in data.files}
-    n_heads, base = _checks.saved_decoder_sizes(arrays, path)
-    return decoder.Decoder(arrays, n_heads, base)
+    params, base = _checks.saved_decoder(arrays, path, n_heads)
+    return decoder.Decoder(params, n_heads, base)
 
 
 # --------------------------------------------------------------------------- measurements
 def accuracy(model: decoder.Decoder, ids, where, ablate=()) -> float:
     """Share of the positions ``where`` at which the top logit is the next token.
 
-    .. math:: \\frac{1}{|W|} \\sum_{(b, i) \\in W} [\\arg\\max \\text{logits}_{b,i} = \\text{ids}_{b,i+1}]
+    .. math:: \\frac{1}{|W|} \\sum_{(b, i) \\in W}
+              [\\arg\\max \\text{logits}_{b,i} = \\text{ids}_{b,i+1}]
 
     Parameters
     ----------
@@ -631,6 +665,51 @@ def previous_token_score(weights) -> np.ndarray:
     on_previous = w[..., i, i - 1]  # (layers, ..., H, n - 1)
     heads = on_previous.mean(axis=-1)  # (layers, ..., H)
     return heads.reshape(w.shape[0], -1, w.shape[-3]).mean(axis=1)  # (layers, H)
+
+
+def offset_score(weights, offset: int, where=None) -> np.ndarray:
+    """Mean weight of each head on the position ``offset`` tokens back, ``w[i, i - offset]``.
+
+    A head that copies by position alone puts its weight at one fixed distance whatever the
+    tokens are: the trap's layer-2 heads (trained on one repeat length, 8) look 7 back.
+
+    Parameters
+    ----------
+    weights : list of array_like, one per layer, each (..., n_heads, n, n)
+    offset : int
+        How far back, from 1 (the previous token) to ``n - 1``.
+    where : array_like of bool, shape (..., n), optional
+        The query positions to average over (such as ``Batch.on_repeat``); by default every
+        ``i >= offset``. Each must be at least ``offset``.
+
+    Returns
+    -------
+    numpy.ndarray, shape (n_layers, n_heads)
+
+    Raises
+    ------
+    ValueError
+        If ``weights`` is refused as by :func:`previous_token_score`, ``offset`` is not a whole
+        number from 1 to ``n - 1``, or ``where`` has another shape, selects nothing or selects
+        a position before ``offset``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from selfattn.induction import offset_score
+    >>> w = np.array([[1, 0, 0], [1, 0, 0], [.5, .5, 0]])
+    >>> offset_score([w[None]], 2)  # only position 2 has a token two back
+    array([[0.5]])
+    """
+    w = _checks.layer_weights(weights, minimum_n=2)  # (layers, ..., H, n, n)
+    n = w.shape[-1]
+    offset = _checks.offset(offset, n)
+    where = _checks.offset_positions(where, w.shape[1:-3] + (n,), offset)  # (..., n)
+    lead = int(np.prod(w.shape[1:-3], dtype=np.int64))
+    w = w.reshape(w.shape[0], lead, w.shape[-3], n, n)  # (layers, B, H, n, n)
+    b, i = np.nonzero(where.reshape(lead, n))
+    back = w[:, b, :, i, i - offset]  # (P, layers, H): the weight ``offset`` tokens back
+    return back.mean(axis=0)  # (layers, H)
 
 
 def induction_score(weights, ids, where=None) -> np.ndarray:

@@ -193,6 +193,38 @@ def test_scores_average_a_batch_and_take_the_latest_earlier_occurrence():
     np.testing.assert_allclose(induction.previous_token_score(weights), [[both, both]], atol=1e-12)
 
 
+def test_offset_score_of_a_hand_built_pattern():
+    # offset 2, mean over i = 2..4 of w[i, i - 2]: PREVIOUS 0, 0, 0 -> 0; UNIFORM 1/3, 1/4, 1/5
+    # -> 47/180; INDUCTION w[2,0] = 0, w[3,1] = .8, w[4,2] = .6 -> 1.4/3; ON_OCCURRENCE 0, 0, 0
+    np.testing.assert_allclose(induction.offset_score(HAND_WEIGHTS, 2),
+                               [[0.0, 47 / 180], [1.4 / 3, 0.0]], atol=1e-12)
+    np.testing.assert_allclose(induction.offset_score(HAND_WEIGHTS, 1), HAND_PREVIOUS, atol=1e-12)
+    where = np.array([False, False, False, True, False])  # position 3 only: w[3, 1]
+    np.testing.assert_allclose(induction.offset_score(HAND_WEIGHTS, 2, where), [[0, 0.25], [0.8, 0]],
+                               atol=1e-12)
+
+
+@pytest.mark.parametrize("offset, where, words", [
+    (0, None, "offset must be a positive integer, got 0"),
+    (5, None, "offset must be at most n - 1 = 4 (the weights cover 5 tokens), got 5"),
+    (2, [True, False, False, False, False], "where selects a position before offset=2"),
+    (2, [False] * 4, "where must have shape (5,) to match the weights, got (4,)"),
+    (2, [False] * 5, "where selects no position"),
+])
+def test_offset_score_names_a_bad_offset_or_positions(offset, where, words):
+    with pytest.raises(ValueError, match="^" + re.escape(words)):
+        induction.offset_score(HAND_WEIGHTS, offset, where)
+
+
+def test_the_trap_looks_a_fixed_distance_back_whatever_the_repeat_length(trap):
+    for L in (5, 8, 12):
+        b = induction.make_batch(np.random.default_rng(9), 100, 32, lengths=[L])
+        _, weights = decoder.forward(trap.model, b.ids)
+        at_7 = induction.offset_score(weights, 7, b.on_repeat)  # where length 8's copy would be
+        assert at_7[1].min() > 0.8, L  # both layer-2 heads, on every length
+        assert induction.previous_token_score(weights)[0].max() < 0.3  # no previous-token head
+
+
 def _off_by_one_induction(weights, ids):
     """A wrong score: the weight on the earlier occurrence itself, j, not on j + 1."""
     w = np.stack(weights)
@@ -225,7 +257,7 @@ def test_induction_score_where_restricts_the_positions():
 
 # --------------------------------------------------------------------------- shipped weights
 def test_shipped_weights_are_small_and_load_as_a_decoder(shipped):
-    assert induction.WEIGHTS_PATH.stat().st_size < 400_000
+    assert induction.WEIGHTS_PATH.stat().st_size < 400_000  # two models of 41k float32 numbers
     assert isinstance(shipped, decoder.Decoder)
     assert (shipped.vocab_size, shipped.d_model, shipped.n_layers, shipped.n_heads) == (64, 64, 2, 2)
 
@@ -296,13 +328,45 @@ def test_training_reaches_the_issue_targets(retrained):
     assert len(retrained.losses) == induction.STEPS and retrained.losses[-1] < retrained.losses[0]
 
 
-def test_the_trap_copies_from_a_fixed_offset_and_fails_elsewhere():
-    trap = induction.train_induction(seed=0, steps=TRAP_STEPS, lengths=(8,))
+@pytest.fixture(scope="module")
+def trap():
+    return induction.train_induction(seed=0, steps=TRAP_STEPS, lengths=(8,))
+
+
+def test_the_trap_copies_from_a_fixed_offset_and_fails_elsewhere(trap):
     assert trap.heldout_accuracy >= 0.9  # quickly right on its one length
     assert trap.lengths_accuracy < 0.2  # near chance on every other length
 
 
-TRAP_STEPS = 300
+TRAP_STEPS = 200
+
+
+@pytest.fixture(scope="module")
+def one_head():
+    return induction.load_induction(n_heads=1)
+
+
+def test_retraining_the_one_head_variant_reproduces_its_shipped_weights(one_head):
+    retrained = induction.train_induction(seed=0, n_heads=1).model.params
+    for name, a in retrained.items():
+        np.testing.assert_allclose(a, one_head.params[name], rtol=1e-5, atol=1e-6, err_msg=name)
+
+
+def test_one_head_variant_breaks_when_its_one_induction_head_is_ablated(one_head, same):
+    _, weights = decoder.forward(one_head, same.ids)
+    prev = induction.previous_token_score(weights)  # (2, 1)
+    ind = induction.induction_score(weights, same.ids, same.on_repeat)
+    assert prev[0, 0] > 0.4 and ind[1, 0] > 0.5  # layer 1 previous token, layer 2 induction
+    full = induction.accuracy(one_head, same.ids, same.on_repeat)
+    assert full > 0.9
+    assert induction.accuracy(one_head, same.ids, same.on_repeat, ablate=[(1, 0)]) < 3 * CHANCE
+    assert induction.accuracy(one_head, same.ids, same.on_repeat, ablate=[(0, 0)]) < 0.2
+
+
+def test_two_induction_heads_back_each_other_up(shipped, same):
+    full = induction.accuracy(shipped, same.ids, same.on_repeat)
+    for head in range(2):
+        assert full - induction.accuracy(shipped, same.ids, same.on_repeat, ablate=[(1, head)]) < 0.15
 
 
 def test_training_stops_with_a_message_when_the_loss_overflows():
@@ -412,17 +476,22 @@ def test_load_induction_names_a_file_it_cannot_read(tmp_path):
     with pytest.raises(ValueError, match="is not a file"):
         induction.load_induction(tmp_path / "missing.npz")
     np.savez(tmp_path / "plain.npz", embedding=np.zeros((4, 4)))
-    with pytest.raises(ValueError, match=r"lacks \['n_heads', 'base'\]: it was not written by"):
+    with pytest.raises(ValueError, match=r"holds no model with n_heads=2 \(it has none\): it was not"):
         induction.load_induction(tmp_path / "plain.npz")
+    with pytest.raises(ValueError, match=r"holds no model with n_heads=4 \(it has \['heads1', 'heads2'\]\)"):
+        induction.load_induction(n_heads=4)
 
 
-def test_save_and_load_round_trip_as_float32(tmp_path, shipped):
+def test_save_and_load_round_trip_as_float32_keeping_the_other_model(tmp_path, shipped):
     path = tmp_path / "w.npz"
+    one = induction.load_induction(n_heads=1)
+    induction.save_induction(one, path)
     induction.save_induction(shipped, path)
-    back = induction.load_induction(path)
-    assert back.n_heads == shipped.n_heads and back.base == shipped.base
-    for name, a in shipped.params.items():
-        np.testing.assert_array_equal(back.params[name], a.astype(np.float32), err_msg=name)
+    for model in (shipped, one):
+        back = induction.load_induction(path, n_heads=model.n_heads)
+        assert back.n_heads == model.n_heads and back.base == model.base
+        for name, a in model.params.items():
+            np.testing.assert_array_equal(back.params[name], a.astype(np.float32), err_msg=name)
 
 
 # --------------------------------------------------------------------------- benchmark
@@ -433,7 +502,7 @@ def test_benchmark_smoke_prints_time_accuracies_and_head_scores(capsys):
     assert BENCHMARKS["induction"] == "selfattn.bench.induction"
     assert main(["--steps", "3", "--trap-steps", "2"]) == 0
     out = capsys.readouterr().out
-    for words in ("run 1:", "training time, median of 1:", "steps to 95%", "unseen offsets",
+    for words in ("run 1:", "training time, median of 1:", "4-D (batch, heads, n, d_head) input, causal, backend", "steps to 95%", "unseen offsets",
                   "layer 1 head 1: previous-token score", "trap, trained on repeat length 8 only"):
         assert words in out, words
 
