@@ -1643,3 +1643,120 @@ def check_rope(fn, layout: str = "interleaved") -> bool:
 
 
 __all__.append("check_rope")
+
+
+# --------------------------------------------------------------------------- #
+# chapter "Causal self-attention": the causal mask
+# --------------------------------------------------------------------------- #
+_MASK_SIZES = (5, 9, 1, 2)  # 5 first: there the usual mistakes are all different masks
+
+
+def _torch_causal_mask(n: int) -> np.ndarray:
+    """The mask PyTorch's SDPA applies with ``is_causal=True``, read off its weights.
+
+    With queries of zeros every allowed score ties, so row ``i`` of the weights is
+    ``1 / (number of allowed keys)`` on the allowed keys and 0 elsewhere; with the identity
+    as values the output *is* the weights. So ``output > 0`` is the mask, measured from
+    PyTorch rather than written down.
+    """
+    import torch
+
+    zeros, eye = torch.zeros(1, n, 2, dtype=torch.float64), torch.eye(n, dtype=torch.float64)[None]
+    w = torch.nn.functional.scaled_dot_product_attention(zeros, zeros, eye, is_causal=True)  # (1, n, n)
+    return (w[0] > 0).numpy()
+
+
+def _mask_mistakes(n: int):
+    """``(mask, why)``: the masks a learner typically builds instead of the causal one."""
+    i = np.arange(n)
+    below = i[:, None] > i[None, :]  # (n, n), strictly below the diagonal
+    causal = i[:, None] >= i[None, :]
+    return (
+        (~causal, "your mask is True where a query must NOT attend (the future): that is the "
+                  "polarity of torch.nn.MultiheadAttention's attn_mask. Here, as in "
+                  "scaled_dot_product_attention, True means 'may attend'."),
+        (below, "your mask leaves out the diagonal: with j < i instead of j <= i a token cannot "
+                "read itself, and the first token can read nothing at all."),
+        (causal | (i[None, :] == i[:, None] + 1),
+         "your mask lets query i read key i + 1, the very token it must predict (an off-by-one, "
+         "as np.tril(..., k=1) gives)."),
+        (causal.T, "your mask is the transpose: True on and above the diagonal lets each query "
+                   "read the future and not the past. Rows are queries, columns keys."),
+        (np.ones((n, n), dtype=bool), "your mask allows everything: no token is hidden from "
+                                      "another."),
+    )
+
+
+def check_causal_mask(fn) -> bool:
+    """Check ``fn(n)``, the causal mask of ``n`` tokens, against the one PyTorch applies.
+
+    ``fn(n)`` returns an ``(n, n)`` array, ``True`` (or 1) where query ``i`` may attend to key
+    ``j``, that is where ``j <= i``, and ``False`` (or 0) elsewhere. The reference is read off
+    ``torch.nn.functional.scaled_dot_product_attention(..., is_causal=True)`` (see
+    :func:`_torch_causal_mask`), for ``n`` = 5, 9, 1 and 2.
+
+    Parameters
+    ----------
+    fn : callable
+        The learner's ``my_causal_mask(n)``.
+
+    Returns
+    -------
+    bool
+        ``True`` after printing ``"Correct: ..."``.
+
+    Raises
+    ------
+    CheckError
+        Naming ``n`` and, when the mask is one of the usual mistakes (the opposite polarity, the
+        diagonal left out, key ``i + 1`` let in, the transpose, no mask at all), saying which;
+        otherwise the first entry that differs. A wrong shape, or values other than
+        True/False or 0/1 (such as an additive mask of 0 and -inf), are named as such.
+    ValueError
+        If ``fn`` is not callable.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from selfattn.exercises import check_causal_mask
+    >>> check_causal_mask(lambda n: np.tril(np.ones((n, n), dtype=bool)))
+    Correct: your mask is PyTorch's is_causal mask for n = 1, 2, 5 and 9.
+    True
+    >>> check_causal_mask(lambda n: np.triu(np.ones((n, n), dtype=bool), k=1))
+    Traceback (most recent call last):
+    ...
+    selfattn.exercises.CheckError: n=5: your mask is True where a query must NOT attend (the future): that is the polarity of torch.nn.MultiheadAttention's attn_mask. Here, as in scaled_dot_product_attention, True means 'may attend'.
+    """
+    if not callable(fn):
+        raise ValueError("check_causal_mask takes your function itself, as in "
+                         f"check_causal_mask(my_causal_mask), got a {type(fn).__name__}")
+    for n in _MASK_SIZES:
+        desc = f"n={n}"
+        try:
+            result = fn(n)
+        except Exception as exc:
+            raise CheckError(f"{desc}: your function raised {type(exc).__name__}: {exc}") from exc
+        ans = np.asarray(_numpy(result))
+        if ans.shape != (n, n):
+            raise CheckError(f"{desc}: your mask has shape {ans.shape}, expected ({n}, {n}): one "
+                             "row per query, one column per key")
+        if ans.dtype != np.bool_:
+            if not np.issubdtype(ans.dtype, np.number) or not np.isin(ans, (0, 1)).all():
+                raise CheckError(f"{desc}: your mask holds values other than True/False or 1/0 "
+                                 f"(dtype {ans.dtype}); an additive mask of 0 and -inf is "
+                                 "another form, this exercise asks for booleans")
+            ans = ans == 1
+        expected = _torch_causal_mask(n)
+        if (ans == expected).all():
+            continue
+        for wrong, why in _mask_mistakes(n):
+            if (ans == wrong).all():
+                raise CheckError(f"{desc}: {why}")
+        i, j = (int(x) for x in np.argwhere(ans != expected)[0])
+        raise CheckError(f"{desc}: entry [{i}, {j}] (query {i}, key {j}) is {bool(ans[i, j])}, "
+                         f"expected {bool(expected[i, j])}: query i may attend to key j "
+                         "exactly when j <= i")
+    return _ok("your mask is PyTorch's is_causal mask for n = 1, 2, 5 and 9.")
+
+
+__all__.append("check_causal_mask")
