@@ -77,7 +77,7 @@ from .attention import SelfAttention, causal_mask, scaled_dot_product_attention
 from .example import FEATURES, SENTENCE, embed, tokenize
 from .example import matrices as example_matrices
 
-__all__ = ["AttentionExplorer", "CONTROLS"]
+__all__ = ["AttentionExplorer", "CONTROLS", "view_source"]
 
 #: The controls a chapter can switch on.
 CONTROLS = ("embedding", "scale", "mask")
@@ -85,6 +85,23 @@ CONTROLS = ("embedding", "scale", "mask")
 MASKS = ("none", "causal")
 
 _STATIC = Path(__file__).parent / "static"
+
+
+def view_source(name: str) -> str:
+    """The ES module of a view: ``static/common.js`` (what the views share), then ``static/<name>``.
+
+    anywidget loads ``_esm`` from a string, where a relative ``import`` has nothing to resolve
+    against; putting the shared file first gives every view one copy of the shared functions.
+    The node tests run this same text.
+
+    Examples
+    --------
+    >>> from selfattn.widgets import view_source
+    >>> src = view_source("explorer.js")
+    >>> "export function matmul" in src and "export default { render }" in src
+    True
+    """
+    return "".join((_STATIC / f).read_text(encoding="utf-8") for f in ("common.js", name))
 
 
 def _matrix(a) -> list:
@@ -183,7 +200,7 @@ class AttentionExplorer(anywidget.AnyWidget):
         agreeing shapes with ``d_k >= 1``.
     """
 
-    _esm = (_STATIC / "explorer.js").read_text(encoding="utf-8")
+    _esm = view_source("explorer.js")
     _css = (_STATIC / "explorer.css").read_text(encoding="utf-8")
 
     tokens = traitlets.List(traitlets.Unicode()).tag(sync=True)
@@ -537,7 +554,7 @@ class HeadExplorer(anywidget.AnyWidget):
     ValueError: layer must be a whole number from 0 to 5 (layers are numbered from 0), got 6 (int)
     """
 
-    _esm = (_STATIC / "head_explorer.js").read_text(encoding="utf-8")
+    _esm = view_source("head_explorer.js")
     _css = ((_STATIC / "explorer.css").read_text(encoding="utf-8")
             + (_STATIC / "head_explorer.css").read_text(encoding="utf-8"))
 
@@ -887,7 +904,7 @@ class PositionExplorer(anywidget.AnyWidget):
     (True, 0)
     """
 
-    _esm = (_STATIC / "position_explorer.js").read_text(encoding="utf-8")
+    _esm = view_source("position_explorer.js")
     _css = ((_STATIC / "explorer.css").read_text(encoding="utf-8")
             + (_STATIC / "position_explorer.css").read_text(encoding="utf-8"))
 

@@ -18,7 +18,7 @@ import pytest
 pytest.importorskip("anywidget")
 pytest.importorskip("safetensors")
 
-from selfattn.widgets import HEAD_EXPLORER_MAX_TOKENS, HEAD_EXPLORER_SENTENCES, HeadExplorer  # noqa: E402
+from selfattn.widgets import HEAD_EXPLORER_MAX_TOKENS, HEAD_EXPLORER_SENTENCES, HeadExplorer, view_source  # noqa: E402
 
 STATIC = Path(__file__).resolve().parent.parent / "selfattn" / "static"
 TOL = 1e-6
@@ -209,7 +209,7 @@ def run_js(tmp_path, cases):
     node = shutil.which("node")
     if node is None:
         pytest.skip("node is not installed: the view's arithmetic is checked in the browser tests only")
-    shutil.copy(STATIC / "head_explorer.js", tmp_path / "head_explorer.mjs")
+    (tmp_path / "head_explorer.mjs").write_text(view_source("head_explorer.js"), encoding="utf-8")
     (tmp_path / "run.mjs").write_text(_RUNNER)
     proc = subprocess.run([node, "run.mjs"], input=json.dumps(cases), capture_output=True, text=True,
                           cwd=tmp_path, timeout=60)

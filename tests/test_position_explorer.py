@@ -25,7 +25,7 @@ pytest.importorskip("anywidget")
 
 from selfattn.example import SENTENCE, embed, matrices, tokenize  # noqa: E402
 from selfattn.positions import TOY_AMPLITUDE, attention_with_positions, rope, sinusoidal  # noqa: E402
-from selfattn.widgets import POSITION_EXPLORER_SCHEMES, PositionExplorer, shuffled_order  # noqa: E402
+from selfattn.widgets import POSITION_EXPLORER_SCHEMES, PositionExplorer, shuffled_order, view_source  # noqa: E402
 
 STATIC = Path(__file__).resolve().parent.parent / "selfattn" / "static"
 TOKENS = tokenize(SENTENCE)
@@ -269,7 +269,7 @@ def run_js(tmp_path, cases, source=None):
     node = shutil.which("node")
     if node is None:
         pytest.skip("node is not installed: the view's arithmetic is checked in the browser tests only")
-    text = (STATIC / "position_explorer.js").read_text(encoding="utf-8") if source is None else source
+    text = view_source("position_explorer.js") if source is None else source
     (tmp_path / "position_explorer.mjs").write_text(text, encoding="utf-8")
     (tmp_path / "run.mjs").write_text(_RUNNER)
     proc = subprocess.run([node, "run.mjs"], input=json.dumps(cases), capture_output=True, text=True,
@@ -385,7 +385,7 @@ _BROKEN = {
 @pytest.mark.parametrize("name", sorted(_BROKEN))
 def test_a_broken_view_fails_the_comparison(tmp_path, name):
     old, new = _BROKEN[name]
-    source = (STATIC / "position_explorer.js").read_text(encoding="utf-8")
+    source = view_source("position_explorer.js")  # what the widget ships: common.js, then the view
     assert source.count(old) == 1, f"the broken variant {name!r} no longer applies: update _BROKEN"
     cases = _layer_cases()
     got = run_js(tmp_path, [c for c, _ in cases], source.replace(old, new))  # it runs: only its numbers are wrong

@@ -20,7 +20,7 @@ pytest.importorskip("anywidget")
 
 from selfattn import scaled_dot_product_attention  # noqa: E402
 from selfattn.example import SENTENCE, embed, tokenize, matrices as example_matrices  # noqa: E402
-from selfattn.widgets import AttentionExplorer  # noqa: E402
+from selfattn.widgets import AttentionExplorer, view_source  # noqa: E402
 
 STATIC = Path(__file__).resolve().parent.parent / "selfattn" / "static"
 TOKENS = tokenize(SENTENCE)
@@ -358,11 +358,12 @@ def test_query_index_set_from_python_must_be_a_position_in_the_sentence(index, n
 def test_widget_state_carries_the_javascript_and_all_inputs_of_the_browser_computation():
     ex = AttentionExplorer(controls=("embedding", "scale", "mask"))
     state = json.loads(json.dumps(ex.get_state()))  # what the executed notebook stores
-    assert state["_esm"] == (STATIC / "explorer.js").read_text(encoding="utf-8")
+    common, view = ((STATIC / f).read_text(encoding="utf-8") for f in ("common.js", "explorer.js"))
+    assert state["_esm"] == common + view  # the shared functions, then the view
     assert state["_css"] == (STATIC / "explorer.css").read_text(encoding="utf-8")
     for key in ("tokens", "X", "W_q", "W_k", "W_v", "scale", "mask", "query_index", "words", "controls"):
         assert key in state
-    assert '"data-testid": "attention-explorer"' in state["_esm"]
+    assert 'viewRoot(el, "sa-explorer", "attention-explorer")' in state["_esm"]  # the view's root
 
 
 # ------------------------------------------------------------------- the browser's arithmetic, under node
@@ -383,7 +384,8 @@ def run_js(tmp_path, cases):
     node = shutil.which("node")
     if node is None:
         pytest.skip("node is not installed: the browser arithmetic is checked in the browser tests only")
-    shutil.copy(STATIC / "explorer.js", tmp_path / "explorer.mjs")  # .mjs: node loads it as an ES module
+    # .mjs: node loads it as an ES module; the widget's own text (common.js, then explorer.js)
+    (tmp_path / "explorer.mjs").write_text(view_source("explorer.js"), encoding="utf-8")
     (tmp_path / "run.mjs").write_text(NODE_RUNNER)
     proc = subprocess.run([node, "run.mjs"], input=json.dumps(cases), capture_output=True, text=True,
                           cwd=tmp_path, timeout=60)

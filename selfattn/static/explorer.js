@@ -1,6 +1,7 @@
 // The attention explorer: pure compute functions, then the anywidget view.
 //
-// The compute functions are exported so that node can import this file and the test suite can
+// The compute functions (and those of common.js, which selfattn.widgets puts in front of this file)
+// are exported so that node can import the widget's module and the test suite can
 // compare them with selfattn (tests/test_widgets.py). They follow selfattn.attention line by line:
 // row vectors (Q = X W_q), float64 (JavaScript numbers), scores = (Q K^T) * scale, a stable
 // softmax that subtracts the row maximum, mask true = may attend, fully masked row = all zeros.
@@ -12,28 +13,6 @@
 // --------------------------------------------------------------------------------------------
 // pure compute functions
 // --------------------------------------------------------------------------------------------
-
-/** Matrix product A (n, p) times B (p, m) as arrays of rows. */
-export function matmul(A, B) {
-  const n = A.length;
-  const p = B.length;
-  const m = p ? B[0].length : 0;
-  if (n && A[0].length !== p) {
-    throw new Error(`cannot multiply shapes (${n}, ${A[0].length}) and (${p}, ${m})`);
-  }
-  const C = new Array(n);
-  for (let i = 0; i < n; i++) {
-    const row = new Array(m).fill(0);
-    const a = A[i];
-    for (let k = 0; k < p; k++) {
-      const aik = a[k];
-      const b = B[k];
-      for (let j = 0; j < m; j++) row[j] += aik * b[j];
-    }
-    C[i] = row;
-  }
-  return C; // (n, m)
-}
 
 /** Transpose of a (n, m) matrix. */
 export function transpose(A) {
@@ -55,35 +34,6 @@ export function causalMask(n) {
     for (let j = 0; j < n; j++) M[i][j] = j <= i;
   }
   return M;
-}
-
-/**
- * Numerically stable softmax of every row, restricted to the positions where mask is true.
- * A row in which every position is masked gets all-zero weights (never NaN).
- */
-export function softmaxRows(scores, mask = null) {
-  return scores.map((row, i) => {
-    const allowed = row.map((_, j) => (mask ? Boolean(mask[i][j]) : true));
-    let m = -Infinity;
-    row.forEach((x, j) => {
-      if (allowed[j] && x > m) m = x;
-    });
-    if (!Number.isFinite(m)) m = 0; // fully masked row
-    const e = row.map((x, j) => (allowed[j] ? Math.exp(x - m) : 0)); // every exponent <= 0
-    let total = 0;
-    for (const x of e) total += x;
-    return e.map((x) => (total > 0 ? x / total : 0));
-  });
-}
-
-function checkFinite(A, name) {
-  A.forEach((row, i) =>
-    row.forEach((x, j) => {
-      if (typeof x !== "number" || !Number.isFinite(x)) {
-        throw new Error(`${name} holds a non-finite value ${x} at (${i}, ${j})`);
-      }
-    }),
-  );
 }
 
 /**
@@ -119,52 +69,11 @@ export function attention(X, W_q, W_k, W_v, options = {}) {
   return { q, k, v, scores, scale, weights, output };
 }
 
-// Matplotlib's "cividis" (colour-blind safe, perceptually uniform), sampled at 17 points.
-const CIVIDIS = [
-  [0, 34, 78], [0, 46, 106], [26, 56, 111], [50, 67, 109], [67, 78, 108], [83, 90, 109],
-  [97, 101, 111], [111, 112, 115], [125, 124, 120], [140, 136, 120], [155, 148, 118],
-  [171, 160, 114], [188, 174, 108], [205, 187, 99], [222, 201, 88], [240, 216, 70], [254, 232, 56],
-];
-
-/** Cividis colour [r, g, b] (0..255) of t in [0, 1], linearly interpolated. */
-export function cividis(t) {
-  const x = Math.min(1, Math.max(0, Number.isFinite(t) ? t : 0)) * (CIVIDIS.length - 1);
-  const i = Math.min(CIVIDIS.length - 2, Math.floor(x));
-  const f = x - i;
-  return CIVIDIS[i].map((c, ch) => Math.round(c + f * (CIVIDIS[i + 1][ch] - c)));
-}
-
-function luminance([r, g, b]) {
-  const lin = (c) => {
-    const s = c / 255;
-    return s <= 0.04045 ? s / 12.92 : ((s + 0.055) / 1.055) ** 2.4;
-  };
-  return 0.2126 * lin(r) + 0.7152 * lin(g) + 0.0722 * lin(b);
-}
-
-/** Black or white, whichever contrasts more with the background rgb (at least 4.5:1 on cividis). */
-export function textColour(rgb) {
-  const L = luminance(rgb);
-  return (L + 0.05) / 0.05 >= 1.05 / (L + 0.05) ? "#000000" : "#ffffff";
-}
-
 // --------------------------------------------------------------------------------------------
 // the view
 // --------------------------------------------------------------------------------------------
 
 let instances = 0;
-
-function h(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [key, value] of Object.entries(attrs)) {
-    if (value === null || value === undefined || value === false) continue;
-    if (key === "class") node.className = value;
-    else if (key === "text") node.textContent = value;
-    else node.setAttribute(key, value === true ? "" : String(value));
-  }
-  for (const child of children) if (child) node.append(child);
-  return node;
-}
 
 function tokenLabels(tokens) {
   return tokens.map((t, i) => (tokens.indexOf(t) !== tokens.lastIndexOf(t) ? `${t} (${i + 1})` : t));
@@ -172,20 +81,7 @@ function tokenLabels(tokens) {
 
 function render({ model, el }) {
   const uid = `sa-explorer-${++instances}`;
-  // data-lm-suppress-shortcuts: in JupyterLab, arrow keys on a slider move the slider, not the cell.
-  const root = h("div", {
-    class: "sa-explorer", "data-testid": "attention-explorer", "data-lm-suppress-shortcuts": "true",
-  });
-  el.append(root);
-  // JupyterLab's notebook takes arrow keys for moving between cells: keep those on our controls
-  // (Escape, Tab and the rest still reach JupyterLab).
-  const MOVE_KEYS = ["ArrowLeft", "ArrowRight", "ArrowUp", "ArrowDown", "PageUp", "PageDown", "Home", "End"];
-  root.addEventListener("keydown", (event) => {
-    const t = event.target;
-    if (MOVE_KEYS.includes(event.key) && t instanceof HTMLElement && t.matches("input, select")) {
-      event.stopPropagation();
-    }
-  });
+  const root = viewRoot(el, "sa-explorer", "attention-explorer");
   let pythonTimer = null;
   let waitingForPython = false;
 

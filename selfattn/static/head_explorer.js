@@ -6,7 +6,8 @@
 // from it and needs no kernel. With a kernel, a text box sends a typed sentence to Python, which
 // runs the encoder and adds it to the choices.
 //
-// The pure functions are exported so that node can import this file (tests/test_head_explorer.py).
+// The pure functions are exported so that node can import the widget's module, common.js followed by
+// this file (tests/test_head_explorer.py); matmul, the colours and h() come from common.js.
 // Layers and heads are numbered from 0, as in `encoding.attentions[layer, head]`.
 
 // --------------------------------------------------------------------------------------------
@@ -60,52 +61,11 @@ export function defaultQuery(tokens) {
   return i >= 0 ? i : Math.min(1, tokens.length - 1);
 }
 
-// Matplotlib's "cividis" (colour-blind safe), sampled at 17 points: the same as explorer.js.
-const CIVIDIS = [
-  [0, 34, 78], [0, 46, 106], [26, 56, 111], [50, 67, 109], [67, 78, 108], [83, 90, 109],
-  [97, 101, 111], [111, 112, 115], [125, 124, 120], [140, 136, 120], [155, 148, 118],
-  [171, 160, 114], [188, 174, 108], [205, 187, 99], [222, 201, 88], [240, 216, 70], [254, 232, 56],
-];
-
-/** Cividis colour [r, g, b] (0..255) of t in [0, 1], linearly interpolated. */
-export function cividis(t) {
-  const x = Math.min(1, Math.max(0, Number.isFinite(t) ? t : 0)) * (CIVIDIS.length - 1);
-  const i = Math.min(CIVIDIS.length - 2, Math.floor(x));
-  const f = x - i;
-  return CIVIDIS[i].map((c, ch) => Math.round(c + f * (CIVIDIS[i + 1][ch] - c)));
-}
-
-function luminance([r, g, b]) {
-  const lin = (c) => {
-    const s = c / 255;
-    return s <= 0.04045 ? s / 12.92 : ((s + 0.055) / 1.055) ** 2.4;
-  };
-  return 0.2126 * lin(r) + 0.7152 * lin(g) + 0.0722 * lin(b);
-}
-
-/** Black or white, whichever contrasts more with the background rgb. */
-export function textColour(rgb) {
-  const L = luminance(rgb);
-  return (L + 0.05) / 0.05 >= 1.05 / (L + 0.05) ? "#000000" : "#ffffff";
-}
-
 // --------------------------------------------------------------------------------------------
 // the view
 // --------------------------------------------------------------------------------------------
 
 let instances = 0;
-
-function h(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [key, value] of Object.entries(attrs)) {
-    if (value === null || value === undefined || value === false) continue;
-    if (key === "class") node.className = value;
-    else if (key === "text") node.textContent = value;
-    else node.setAttribute(key, value === true ? "" : String(value));
-  }
-  for (const child of children) if (child) node.append(child);
-  return node;
-}
 
 /** Labels that tell repeated tokens apart: "the (1)", "the (5)". */
 function tokenLabels(tokens) {
@@ -122,23 +82,8 @@ function render({ model, el }) {
   const manager = model.widget_manager;
   const live = Boolean(manager && manager.kernel); // the static book's widget manager has no kernel
 
-  const root = h("div", {
-    class: "sa-explorer sa-head-explorer", "data-testid": "head-explorer", "data-lm-suppress-shortcuts": "true",
-  });
-  el.append(root);
-  // JupyterLab takes arrow keys for moving between cells: keep them on our pickers.
-  const MOVE_KEYS = ["ArrowLeft", "ArrowRight", "ArrowUp", "ArrowDown", "PageUp", "PageDown", "Home", "End"];
-  root.addEventListener("keydown", (event) => {
-    const t = event.target;
-    if (MOVE_KEYS.includes(event.key) && t instanceof HTMLElement && t.matches("input, select")) {
-      event.stopPropagation();
-    }
-  });
-
-  function choose(values) {
-    for (const [name, value] of Object.entries(values)) model.set(name, value);
-    model.save_changes();
-  }
+  const root = viewRoot(el, "sa-explorer sa-head-explorer", "head-explorer");
+  const choose = chooser(model);
 
   function select(id, testid, options, onChange) {
     const s = h("select", { id, "data-testid": testid });

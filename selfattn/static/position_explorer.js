@@ -15,45 +15,12 @@
 // The shuffle is seeded (mulberry32, widgets.py has its twin), so the n-th shuffle of a seed is
 // always the same order.
 //
-// The pure functions are exported so that node can import this file (tests/test_position_explorer.py).
+// The pure functions are exported so that node can import the widget's module, common.js followed by
+// this file (tests/test_position_explorer.py); matmul, softmaxRows and h() come from common.js.
 
 // --------------------------------------------------------------------------------------------
 // pure functions
 // --------------------------------------------------------------------------------------------
-
-/** Matrix product A (n, p) times B (p, m) as arrays of rows. */
-export function matmul(A, B) {
-  const n = A.length;
-  const p = B.length;
-  const m = p ? B[0].length : 0;
-  if (n && A[0].length !== p) {
-    throw new Error(`cannot multiply shapes (${n}, ${A[0].length}) and (${p}, ${m})`);
-  }
-  const C = new Array(n);
-  for (let i = 0; i < n; i++) {
-    const row = new Array(m).fill(0);
-    const a = A[i];
-    for (let k = 0; k < p; k++) {
-      const aik = a[k];
-      const b = B[k];
-      for (let j = 0; j < m; j++) row[j] += aik * b[j];
-    }
-    C[i] = row;
-  }
-  return C; // (n, m)
-}
-
-/** Numerically stable softmax of every row (the row maximum is subtracted first). */
-export function softmaxRows(scores) {
-  return scores.map((row) => {
-    let m = -Infinity;
-    for (const x of row) if (x > m) m = x;
-    const e = row.map((x) => Math.exp(x - m)); // every exponent <= 0
-    let total = 0;
-    for (const x of e) total += x;
-    return e.map((x) => x / total);
-  });
-}
 
 /** The rows of A with one zero column appended when their width is odd (positions._even_width). */
 export function evenColumns(A) {
@@ -115,12 +82,6 @@ export function rope(x, positions, base, layout = "interleaved") {
     }
     return out;
   }); // (n, d)
-}
-
-function checkFinite(A, name) {
-  A.forEach((row, i) => row.forEach((x, j) => {
-    if (typeof x !== "number" || !Number.isFinite(x)) throw new Error(`${name} holds ${x} at (${i}, ${j})`);
-  }));
 }
 
 /**
@@ -229,18 +190,6 @@ export function largestChange(a, b) {
 
 let instances = 0;
 
-function h(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [key, value] of Object.entries(attrs)) {
-    if (value === null || value === undefined || value === false) continue;
-    if (key === "class") node.className = value;
-    else if (key === "text") node.textContent = value;
-    else node.setAttribute(key, value === true ? "" : String(value));
-  }
-  for (const child of children) if (child) node.append(child);
-  return node;
-}
-
 /** Labels that tell repeated words apart by their place in the original sentence. */
 function tokenLabels(tokens) {
   return tokens.map((t, i) => (tokens.indexOf(t) !== tokens.lastIndexOf(t) ? `${t} (${i + 1})` : t));
@@ -256,24 +205,8 @@ const UNCHANGED = 1e-9; // a weight that moved less than this has not changed (f
 function render({ model, el }) {
   const uid = `sa-positions-${++instances}`;
   const get = (name) => model.get(name);
-  const root = h("div", {
-    class: "sa-explorer sa-position-explorer", "data-testid": "position-explorer",
-    "data-lm-suppress-shortcuts": "true",
-  });
-  el.append(root);
-  // JupyterLab takes arrow keys for moving between cells: keep them on our radio buttons and picker.
-  const MOVE_KEYS = ["ArrowLeft", "ArrowRight", "ArrowUp", "ArrowDown", "PageUp", "PageDown", "Home", "End"];
-  root.addEventListener("keydown", (event) => {
-    const t = event.target;
-    if (MOVE_KEYS.includes(event.key) && t instanceof HTMLElement && t.matches("input, select")) {
-      event.stopPropagation();
-    }
-  });
-
-  function choose(values) {
-    for (const [name, value] of Object.entries(values)) model.set(name, value);
-    model.save_changes();
-  }
+  const root = viewRoot(el, "sa-explorer sa-position-explorer", "position-explorer");
+  const choose = chooser(model);
 
   let parts = {};
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import functools
+import html
 import http.server
+import json
 import os
 import threading
 from dataclasses import dataclass, field
@@ -13,6 +15,7 @@ import pytest
 import yaml
 
 from _cdn import HERE, Unroutable, content_type, local_copy
+from selfattn.plotting import COLUMN_WIDTH
 
 ROOT = HERE.parent.parent
 ARTIFACTS = ROOT / "test-artifacts"
@@ -178,3 +181,62 @@ FACTS = """() => {
     })),
   };
 }"""
+
+
+# --------------------------------------------------------------------------- widget pages
+#: The book's text column in px (selfattn.plotting.COLUMN_WIDTH at 100 dpi).
+COLUMN_PX = round(COLUMN_WIDTH * 100)
+
+
+def widget_scripts() -> str:
+    """The <script> tags the book loads for widgets, from _config.yml (nb_ipywidgets_js)."""
+    config = yaml.safe_load((ROOT / "_config.yml").read_text())
+    tags = []
+    for src, attrs in config["sphinx"]["config"]["nb_ipywidgets_js"].items():
+        extra = "".join(f' {k}="{html.escape(str(v), quote=True)}"' for k, v in (attrs or {}).items())
+        tags.append(f'<script src="{html.escape(src, quote=True)}"{extra}></script>')
+    return "\n".join(tags)
+
+
+def static_page(widget, title: str, width: str = "width") -> str:
+    """A page that shows ``widget`` from its saved state alone, as the book's pages do.
+
+    The state is embedded with ``ipywidgets.embed.embed_data`` (the
+    ``application/vnd.jupyter.widget-state+json`` script myst-nb writes from the executed
+    notebook, every trait included), and the page loads the widget scripts the book loads. The
+    widget sits in a column as wide as the book's (``width``), or at most as wide (``max-width``).
+    """
+    from ipywidgets.embed import embed_data
+
+    data = embed_data(views=[widget], drop_defaults=False)  # the executed notebook saves every trait
+    state = json.dumps(data["manager_state"]).replace("</", "<\\/")
+    view = json.dumps(data["view_specs"][0])
+    return f"""<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{html.escape(title)} (static page, no kernel)</title>
+<script type="application/vnd.jupyter.widget-state+json">{state}</script>
+{widget_scripts()}
+</head>
+<body>
+<main>
+<h1>{html.escape(title)}</h1>
+<article style="{width}: {COLUMN_PX}px; margin: 0; padding: 0"><div class="cell_output"><script type="application/vnd.jupyter.widget-view+json">{view}</script></div></article>
+</main>
+</body>
+</html>
+"""
+
+
+def widget_page(tmp_path_factory, widget, title: str, width: str = "width"):
+    """Serve :func:`static_page` of ``widget``; yields its URL (use it in a module fixture)."""
+    folder = tmp_path_factory.mktemp("widget_page")
+    (folder / "index.html").write_text(static_page(widget, title, width), encoding="utf-8")
+    server = serve(folder)
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()

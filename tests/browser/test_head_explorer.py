@@ -20,15 +20,12 @@ in this test, not from the widget.
 
 from __future__ import annotations
 
-import html
 import json
 
 import numpy as np
 import pytest
-import yaml
 
-from _browser import ROOT, open_page, serve
-from selfattn.plotting import COLUMN_WIDTH
+from _browser import COLUMN_PX, open_page, widget_page, widget_scripts
 from selfattn.widgets import HEAD_EXPLORER_SENTENCES
 
 pytestmark = pytest.mark.browser
@@ -38,47 +35,6 @@ ROOT_SEL = 'div[data-testid="head-explorer"]'
 #: The sentences on the test page: the explorer's own (the seed's pairs, a Winograd pair).
 SENTENCES = list(HEAD_EXPLORER_SENTENCES)
 STREET = SENTENCES.index("The animal didn't cross the street because it was too wide.")
-#: The book's text column in px (selfattn.plotting.COLUMN_WIDTH at 100 dpi).
-COLUMN_PX = round(COLUMN_WIDTH * 100)
-
-
-def widget_scripts() -> str:
-    """The <script> tags the book loads for widgets, from _config.yml (nb_ipywidgets_js)."""
-    config = yaml.safe_load((ROOT / "_config.yml").read_text())
-    scripts = config["sphinx"]["config"]["nb_ipywidgets_js"]
-    tags = []
-    for src, attrs in scripts.items():
-        extra = "".join(f' {k}="{html.escape(str(v), quote=True)}"' for k, v in (attrs or {}).items())
-        tags.append(f'<script src="{html.escape(src, quote=True)}"{extra}></script>')
-    return "\n".join(tags)
-
-
-def static_page(widget) -> str:
-    """A page that shows ``widget`` from its saved state alone, as the book's pages do."""
-    from ipywidgets.embed import embed_data
-
-    # drop_defaults=False: the executed notebook saves every trait, defaults included
-    data = embed_data(views=[widget], drop_defaults=False)
-    state = json.dumps(data["manager_state"]).replace("</", "<\\/")
-    view = json.dumps(data["view_specs"][0])
-    return f"""<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<title>Head explorer (static page, no kernel)</title>
-<script type="application/vnd.jupyter.widget-state+json">{state}</script>
-{widget_scripts()}
-</head>
-<body>
-<main>
-<h1>Head explorer</h1>
-<article style="width: {COLUMN_PX}px; margin: 0; padding: 0"><div class="cell_output"><script type="application/vnd.jupyter.widget-view+json">{view}</script></div></article>
-</main>
-</body>
-</html>
-"""
-
-
 @pytest.fixture(scope="module")
 def encoder():
     pytest.importorskip("safetensors")
@@ -94,12 +50,7 @@ def encoder():
 def page_url(browser, encoder, tmp_path_factory):
     from selfattn.widgets import HeadExplorer
 
-    folder = tmp_path_factory.mktemp("head_explorer_page")
-    (folder / "index.html").write_text(static_page(HeadExplorer(SENTENCES, encoder=encoder)), encoding="utf-8")
-    server = serve(folder)
-    yield f"http://127.0.0.1:{server.server_address[1]}/"
-    server.shutdown()
-    server.server_close()
+    yield from widget_page(tmp_path_factory, HeadExplorer(SENTENCES, encoder=encoder), "Head explorer")
 
 
 @pytest.fixture

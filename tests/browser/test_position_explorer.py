@@ -1,6 +1,6 @@
 """The positions explorer in a static HTML page with no kernel: its numbers are selfattn's, offline.
 
-The page is made here, not by the book build, as tests/browser/test_head_explorer.py does: the
+The page is made here, not by the book build (``_browser.static_page``, as for the head explorer): the
 widget's state is embedded with ``ipywidgets.embed.embed_data`` (the
 ``application/vnd.jupyter.widget-state+json`` script that myst-nb writes from the executed
 notebook) and the page loads the widget scripts the book loads (``nb_ipywidgets_js`` of
@@ -28,16 +28,13 @@ order the page shows, never from the widget.
 
 from __future__ import annotations
 
-import html
 import json
 
 import numpy as np
 import pytest
-import yaml
 
-from _browser import ROOT, SCREENSHOTS, open_page, serve
+from _browser import COLUMN_PX, SCREENSHOTS, open_page, widget_page, widget_scripts
 from selfattn.example import SENTENCE, embed, matrices, tokenize
-from selfattn.plotting import COLUMN_WIDTH
 from selfattn.positions import attention_with_positions
 
 pytestmark = pytest.mark.browser
@@ -48,56 +45,11 @@ TOKENS = tokenize(SENTENCE)
 N = len(TOKENS)
 IT = TOKENS.index("it")
 SCHEMES = ("none", "sinusoidal", "rope")
-#: The book's text column in px (selfattn.plotting.COLUMN_WIDTH at 100 dpi).
-COLUMN_PX = round(COLUMN_WIDTH * 100)
-
-
-def widget_scripts() -> str:
-    """The <script> tags the book loads for widgets, from _config.yml (nb_ipywidgets_js)."""
-    config = yaml.safe_load((ROOT / "_config.yml").read_text())
-    tags = []
-    for src, attrs in config["sphinx"]["config"]["nb_ipywidgets_js"].items():
-        extra = "".join(f' {k}="{html.escape(str(v), quote=True)}"' for k, v in (attrs or {}).items())
-        tags.append(f'<script src="{html.escape(src, quote=True)}"{extra}></script>')
-    return "\n".join(tags)
-
-
-def static_page(widget) -> str:
-    """A page that shows ``widget`` from its saved state alone, in a column at most as wide as the book's."""
-    from ipywidgets.embed import embed_data
-
-    data = embed_data(views=[widget], drop_defaults=False)  # the executed notebook saves every trait
-    state = json.dumps(data["manager_state"]).replace("</", "<\\/")
-    view = json.dumps(data["view_specs"][0])
-    return f"""<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Positions explorer (static page, no kernel)</title>
-<script type="application/vnd.jupyter.widget-state+json">{state}</script>
-{widget_scripts()}
-</head>
-<body>
-<main>
-<h1>Positions explorer</h1>
-<article style="max-width: {COLUMN_PX}px; margin: 0; padding: 0"><div class="cell_output"><script type="application/vnd.jupyter.widget-view+json">{view}</script></div></article>
-</main>
-</body>
-</html>
-"""
-
-
 @pytest.fixture(scope="module")
 def page_url(browser, tmp_path_factory):
     from selfattn.widgets import PositionExplorer
 
-    folder = tmp_path_factory.mktemp("position_explorer_page")
-    (folder / "index.html").write_text(static_page(PositionExplorer()), encoding="utf-8")
-    server = serve(folder)
-    yield f"http://127.0.0.1:{server.server_address[1]}/"
-    server.shutdown()
-    server.server_close()
+    yield from widget_page(tmp_path_factory, PositionExplorer(), "Positions explorer", "max-width")
 
 
 @pytest.fixture
