@@ -1326,8 +1326,9 @@ def saved_decoder(arrays: dict, path, n_heads: int) -> tuple:
     base = arrays[group + "base"]
     if base.shape != () or not np.issubdtype(base.dtype, np.floating):
         raise ValueError(f"{group}base in {path} must be one number, got {base!r}")
+    extra = {group + key for key in ("n_heads", "base", "losses", "curve_steps", "curve_accuracy")}
     params = {name[len(group):]: a for name, a in arrays.items()
-              if name.startswith(group) and name not in (group + "n_heads", group + "base")}
+              if name.startswith(group) and name not in extra}
     return params, float(base)
 
 

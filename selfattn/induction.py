@@ -76,6 +76,7 @@ __all__ = [
     "train_induction",
     "load_induction",
     "save_induction",
+    "load_training_curve",
     "accuracy",
     "previous_token_score",
     "offset_score",
@@ -512,16 +513,17 @@ def train_induction(seed: int = 0, steps: int = STEPS, lengths=LENGTHS, n_heads:
 
 
 # --------------------------------------------------------------------------- shipped weights
-def save_induction(model: decoder.Decoder, path) -> None:
+def save_induction(model, path) -> None:
     """Save a decoder's weights to a compressed ``.npz`` file, as float32, keyed by its heads.
 
     The arrays go under ``heads<n_heads>/`` (``heads2/embedding``, ...), so one file holds one
     model per number of heads: if ``path`` is already such a file, its models with another
-    number of heads are kept.
+    number of heads are kept. Given an :class:`InductionResult`, the losses and the accuracy
+    curve of its training are saved too (:func:`load_training_curve` reads them).
 
     Parameters
     ----------
-    model : selfattn.decoder.Decoder
+    model : selfattn.decoder.Decoder or InductionResult
     path : str or pathlib.Path
         Where to write, exactly; :func:`load_induction` reads it back.
 
@@ -541,7 +543,9 @@ def save_induction(model: decoder.Decoder, path) -> None:
     >>> load_induction(path).n_heads, load_induction(path, n_heads=1).n_heads
     (2, 1)
     """
-    _checks.instance(model, decoder.Decoder, "model", "a selfattn.decoder.Decoder")
+    result = model if isinstance(model, InductionResult) else None
+    model = result.model if result is not None else model
+    _checks.instance(model, decoder.Decoder, "model", "a selfattn.decoder.Decoder or an InductionResult")
     path = _checks.file_path(path, exists=False)
     arrays = {}
     if path.exists():  # keep the models with another number of heads
@@ -552,6 +556,10 @@ def save_induction(model: decoder.Decoder, path) -> None:
     arrays.update({group + name: a.astype(np.float32) for name, a in model.params.items()})
     arrays[group + "n_heads"] = np.array(model.n_heads)
     arrays[group + "base"] = np.array(model.base)
+    if result is not None:  # how it trained: the loss of every step, the accuracy every few
+        arrays[group + "losses"] = np.array(result.losses, dtype=np.float64)
+        arrays[group + "curve_steps"] = np.array(sorted(result.curve), dtype=np.int64)
+        arrays[group + "curve_accuracy"] = np.array([result.curve[k] for k in sorted(result.curve)])
     with open(path, "wb") as fh:  # exactly this path
         np.savez_compressed(fh, **arrays)
 
@@ -588,6 +596,44 @@ def load_induction(path=WEIGHTS_PATH, n_heads: int = N_HEADS) -> decoder.Decoder
         arrays = {name: data[name] for name in data.files}
     params, base = _checks.saved_decoder(arrays, path, n_heads)
     return decoder.Decoder(params, n_heads, base)
+
+
+def load_training_curve(path=WEIGHTS_PATH, n_heads: int = N_HEADS) -> dict:
+    """How the shipped model trained: its losses and its held-out accuracy curve.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path, default WEIGHTS_PATH
+    n_heads : int, default 2
+
+    Returns
+    -------
+    dict
+        ``losses`` (steps,) the loss of each step; ``steps`` and ``accuracy``: the accuracy on
+        the repeat of 256 held-out sequences at those steps (``InductionResult.curve``).
+
+    Raises
+    ------
+    ValueError
+        If ``path`` holds no model with ``n_heads`` heads, or none saved with its training.
+
+    Examples
+    --------
+    >>> from selfattn.induction import load_training_curve
+    >>> curve = load_training_curve()
+    >>> len(curve["losses"]), int(curve["steps"][-1]), bool(curve["accuracy"][-1] > 0.95)
+    (1500, 1500, True)
+    """
+    n_heads = _checks.positive_int(n_heads, "n_heads")
+    with _checks.npz_file(path) as data:
+        arrays = {name: data[name] for name in data.files}
+    _checks.saved_decoder(arrays, path, n_heads)
+    group = f"heads{n_heads}/"
+    if group + "losses" not in arrays:
+        raise ValueError(f"{path} has the model with n_heads={n_heads} but not its training: save "
+                         "the InductionResult, not its model, to keep the curve")
+    return {"losses": arrays[group + "losses"], "steps": arrays[group + "curve_steps"],
+            "accuracy": arrays[group + "curve_accuracy"]}
 
 
 # --------------------------------------------------------------------------- measurements

@@ -320,6 +320,19 @@ def test_retraining_with_seed_0_reproduces_the_shipped_weights(retrained, shippe
         np.testing.assert_allclose(a, stored[name], rtol=1e-5, atol=1e-6, err_msg=name)
 
 
+def test_shipped_training_curve_is_the_one_retraining_gives(retrained):
+    curve = induction.load_training_curve()
+    np.testing.assert_allclose(curve["losses"], retrained.losses, rtol=1e-5)
+    assert curve["steps"].tolist() == sorted(retrained.curve)
+    np.testing.assert_allclose(curve["accuracy"], [retrained.curve[k] for k in sorted(retrained.curve)])
+
+
+def test_load_training_curve_names_a_model_saved_without_it(tmp_path, shipped):
+    induction.save_induction(shipped, tmp_path / "w.npz")
+    with pytest.raises(ValueError, match=r"has the model with n_heads=2 but not its training"):
+        induction.load_training_curve(tmp_path / "w.npz")
+
+
 def test_training_reaches_the_issue_targets(retrained):
     assert retrained.heldout_accuracy >= ACCURACY_TARGET
     assert retrained.offsets_accuracy >= OFFSETS_TARGET
