@@ -787,6 +787,17 @@ def block_input(x, name: str = "x") -> np.ndarray:
     return x
 
 
+def block_params_input(x, params, cls):
+    """The block's parameters (a ``cls``, BlockParams) and an input x (..., n, d_model) that fits them."""
+    p = instance(params, cls, "params", "a selfattn.block.BlockParams "
+                 "(BlockParams.random(d_model) or BlockParams(W_q=..., ...))")
+    x = block_input(x)
+    if x.shape[-1] != p.d_model:
+        raise ValueError(f"x has last dimension {x.shape[-1]} but params are for d_model={p.d_model} "
+                         f"(x has shape {x.shape})")
+    return x, p
+
+
 def layer_norm_inputs(x, gamma, beta, eps):
     """x (..., d), gamma and beta (d,), eps > 0: checked, gamma and beta in the dtype of x."""
     x = block_input(x)
@@ -962,6 +973,13 @@ def shown_token_count(n: int, limit: int, text: str) -> None:
 # --------------------------------------------------------------------------- #
 # positions (selfattn.positions and its PyTorch twin)
 # --------------------------------------------------------------------------- #
+def shift(k, name: str = "k") -> int:
+    """A shift of positions: a whole number, of either sign."""
+    if isinstance(k, (bool, np.bool_)) or not isinstance(k, numbers.Integral):
+        raise ValueError(f"{name} must be a whole number of positions, got {k!r} ({type(k).__name__})")
+    return int(k)
+
+
 def even_dim(d, name: str = "d") -> int:
     """A width that splits into pairs (sin/cos, or the pairs RoPE rotates): even, at least 2."""
     d = positive_int(d, name)
