@@ -1067,3 +1067,54 @@ def shuffle_words(n: int, name: str = "sentence") -> int:
         raise ValueError(f"{name} must have at least two words to shuffle, got {n}")
     return n
 
+
+# --------------------------------------------------------------------------- #
+# grouped-query attention (selfattn.attention.grouped_query_attention and its twin)
+# --------------------------------------------------------------------------- #
+def kv_heads_input(x, n_rep, tensor: bool = False):
+    """Keys or values ``(..., n_kv_heads, n_k, d)`` for :func:`repeat_kv`, and ``n_rep`` >= 1."""
+    x = float_tensor(x, "x") if tensor else float_array(x, "x")
+    ndim(x, "x", 3, "(..., n_kv_heads, n_k, d)")
+    return x, positive_int(n_rep, "n_rep")
+
+
+def grouped_attention_inputs(q, k, v, tensors: bool = False):
+    """q (..., n_heads, n_q, d_k), k (..., n_kv_heads, n_k, d_k), v (..., n_kv_heads, n_k, d_v).
+
+    The sizes that must agree, agree, ``n_kv_heads`` divides ``n_heads`` and every entry
+    is finite; checked before the key/value heads are repeated, so that each message
+    gives the shapes the caller passed. Returns ``q, k, v`` (float arrays, or tensors
+    with ``tensors=True``) and ``n_rep = n_heads // n_kv_heads``, the query heads per
+    key/value head. The mask and the scale are checked by scaled dot-product attention.
+    """
+    convert = (lambda a, n: float_tensor(a, n)) if tensors else float_array
+    q, k, v = convert(q, "q"), convert(k, "k"), convert(v, "v")
+    ndim(q, "q", 3, "(..., n_heads, n_q, d_k)")
+    ndim(k, "k", 3, "(..., n_kv_heads, n_k, d_k)")
+    ndim(v, "v", 3, "(..., n_kv_heads, n_k, d_v)")
+    qs, ks, vs = shape(q), shape(k), shape(v)
+    if qs[-1] != ks[-1]:
+        raise ValueError(f"q and k must have the same last dimension d_k, got q {qs} "
+                         f"(d_k={qs[-1]}) and k {ks} (d_k={ks[-1]})")
+    if ks[-2] != vs[-2]:
+        raise ValueError(f"k and v must have the same number of rows n_k (one value per key), "
+                         f"got k {ks} (n_k={ks[-2]}) and v {vs} (n_k={vs[-2]})")
+    if qs[-1] == 0 or ks[-2] == 0:
+        raise ValueError(f"q and k need d_k >= 1 and k and v at least one row (n_k >= 1), got "
+                         f"q {qs}, k {ks} and v {vs}")
+    if not qs[:-3] == ks[:-3] == vs[:-3]:
+        raise ValueError(f"q, k and v must have the same leading (batch) dimensions before the "
+                         f"head axis, got q {qs}, k {ks}, v {vs}")
+    if ks[-3] != vs[-3]:
+        raise ValueError(f"k and v must have the same number of key/value heads n_kv_heads, got "
+                         f"k {ks} (n_kv_heads={ks[-3]}) and v {vs} (n_kv_heads={vs[-3]})")
+    if qs[-3] == 0 or ks[-3] == 0:
+        raise ValueError(f"q needs at least one head and k, v at least one key/value head, got "
+                         f"q {qs}, k {ks}, v {vs}")
+    if qs[-3] % ks[-3]:
+        raise ValueError(f"n_heads={qs[-3]} (q {qs}) is not a multiple of n_kv_heads={ks[-3]} "
+                         f"(k {ks}): each key/value head must serve the same number of query "
+                         f"heads; use a number of key/value heads that divides {qs[-3]}")
+    for a, n in ((q, "q"), (k, "k"), (v, "v")):
+        finite(a, n)
+    return q, k, v, qs[-3] // ks[-3]
