@@ -1085,3 +1085,407 @@ def shuffle_words(n: int, name: str = "sentence") -> int:
         raise ValueError(f"{name} must have at least two words to shuffle, got {n}")
     return n
 
+
+# --------------------------------------------------------------------------- #
+# grouped-query attention (selfattn.attention.grouped_query_attention and its twin)
+# --------------------------------------------------------------------------- #
+def kv_heads_input(x, n_rep, tensor: bool = False):
+    """Keys or values ``(..., n_kv_heads, n_k, d)`` for :func:`repeat_kv`, and ``n_rep`` >= 1."""
+    x = float_tensor(x, "x") if tensor else float_array(x, "x")
+    ndim(x, "x", 3, "(..., n_kv_heads, n_k, d)")
+    return x, positive_int(n_rep, "n_rep")
+
+
+def grouped_attention_inputs(q, k, v, tensors: bool = False):
+    """q (..., n_heads, n_q, d_k), k (..., n_kv_heads, n_k, d_k), v (..., n_kv_heads, n_k, d_v).
+
+    The sizes that must agree, agree, ``n_kv_heads`` divides ``n_heads`` and every entry
+    is finite; checked before the key/value heads are repeated, so that each message
+    gives the shapes the caller passed. Returns ``q, k, v`` (float arrays, or tensors
+    with ``tensors=True``) and ``n_rep = n_heads // n_kv_heads``, the query heads per
+    key/value head. The mask and the scale are checked by scaled dot-product attention.
+    """
+    convert = (lambda a, n: float_tensor(a, n)) if tensors else float_array
+    q, k, v = convert(q, "q"), convert(k, "k"), convert(v, "v")
+    ndim(q, "q", 3, "(..., n_heads, n_q, d_k)")
+    ndim(k, "k", 3, "(..., n_kv_heads, n_k, d_k)")
+    ndim(v, "v", 3, "(..., n_kv_heads, n_k, d_v)")
+    qs, ks, vs = shape(q), shape(k), shape(v)
+    if qs[-1] != ks[-1]:
+        raise ValueError(f"q and k must have the same last dimension d_k, got q {qs} "
+                         f"(d_k={qs[-1]}) and k {ks} (d_k={ks[-1]})")
+    if ks[-2] != vs[-2]:
+        raise ValueError(f"k and v must have the same number of rows n_k (one value per key), "
+                         f"got k {ks} (n_k={ks[-2]}) and v {vs} (n_k={vs[-2]})")
+    if qs[-1] == 0 or ks[-2] == 0:
+        raise ValueError(f"q and k need d_k >= 1 and k and v at least one row (n_k >= 1), got "
+                         f"q {qs}, k {ks} and v {vs}")
+    if not qs[:-3] == ks[:-3] == vs[:-3]:
+        raise ValueError(f"q, k and v must have the same leading (batch) dimensions before the "
+                         f"head axis, got q {qs}, k {ks}, v {vs}")
+    if ks[-3] != vs[-3]:
+        raise ValueError(f"k and v must have the same number of key/value heads n_kv_heads, got "
+                         f"k {ks} (n_kv_heads={ks[-3]}) and v {vs} (n_kv_heads={vs[-3]})")
+    if qs[-3] == 0 or ks[-3] == 0:
+        raise ValueError(f"q needs at least one head and k, v at least one key/value head, got "
+                         f"q {qs}, k {ks}, v {vs}")
+    if qs[-3] % ks[-3]:
+        raise ValueError(f"n_heads={qs[-3]} (q {qs}) is not a multiple of n_kv_heads={ks[-3]} "
+                         f"(k {ks}): each key/value head must serve the same number of query "
+                         f"heads; use a number of key/value heads that divides {qs[-3]}")
+    for a, n in ((q, "q"), (k, "k"), (v, "v")):
+        finite(a, n)
+    return q, k, v, qs[-3] // ks[-3]
+
+
+# --------------------------------------------------------------------------- #
+# the decoder (selfattn.decoder) and the induction task (selfattn.induction)
+# --------------------------------------------------------------------------- #
+def decoder_params(params, n_heads, shapes_of) -> tuple:
+    """The decoder's weights as float64 arrays, each finite and of its shape, and ``n_heads``.
+
+    ``shapes_of(vocab_size, d_model, n_layers)`` gives the expected names and shapes; the sizes
+    are read from ``params["embedding"]`` and the number of ``layers.<l>.W_q`` entries.
+    """
+    if not isinstance(params, dict):
+        raise ValueError("params must be a dict of weight arrays keyed by name, "
+                         f"got {type(params).__name__}")
+    if "embedding" not in params:
+        raise ValueError("params lacks 'embedding' (vocab_size, d_model), which gives the "
+                         "model's sizes")
+    emb = float_array(params["embedding"], "params['embedding']")
+    if emb.ndim != 2 or 0 in emb.shape:
+        raise ValueError("params['embedding'] must have shape (vocab_size, d_model), "
+                         f"got {emb.shape}")
+    n_layers = sum(1 for name in params if str(name).endswith(".W_q"))
+    if n_layers == 0:
+        raise ValueError("params has no layer: expected 'layers.0.W_q' and the rest of "
+                         "parameter_shapes()")
+    expected = shapes_of(emb.shape[0], emb.shape[1], n_layers)
+    missing, extra = sorted(set(expected) - set(params)), sorted(set(params) - set(expected))
+    if missing or extra:
+        raise ValueError(f"params does not match a decoder of {n_layers} layer(s): "
+                         f"missing {missing}, unexpected {extra}")
+    out = {}
+    for name, shp in expected.items():
+        a = np.array(float_array(params[name], f"params[{name!r}]"), dtype=np.float64)  # a copy
+        if a.shape != shp:
+            raise ValueError(f"params[{name!r}] has shape {a.shape}, expected {shp}")
+        finite(a, f"params[{name!r}]")
+        out[name] = a
+    n_heads = positive_int(n_heads, "n_heads")
+    d = emb.shape[1]
+    if d % n_heads or (d // n_heads) % 2:
+        raise ValueError(f"n_heads={n_heads} must divide d_model={d} into heads of even size "
+                         "(RoPE rotates pairs of coordinates)")
+    return out, n_heads
+
+
+def decoder_ids(ids, vocab_size: int, name: str = "ids", batch: bool = True) -> np.ndarray:
+    """Token ids as int64, shape (n,) (or (B, n) if ``batch``), n >= 1, from 0 to vocab_size - 1."""
+    if is_tensor(ids):
+        raise ValueError(f"{name} is a torch.Tensor; the NumPy decoder takes arrays or lists: "
+                         f"pass {name}.numpy()")
+    arr = as_array(ids, name)
+    layout = "(n,) or (B, n)" if batch else "(n,)"
+    if arr.ndim not in ((1, 2) if batch else (1,)) or 0 in arr.shape:
+        raise ValueError(f"{name} must be a non-empty array of token ids of shape {layout}, "
+                         f"got shape {arr.shape}")
+    if arr.dtype == np.bool_ or not np.issubdtype(arr.dtype, np.number) or np.iscomplexobj(arr):
+        raise ValueError(f"{name} must hold whole-number token ids, got dtype {arr.dtype}")
+    if not np.issubdtype(arr.dtype, np.integer):
+        finite(arr, name)
+        if not np.all(arr == np.round(arr)):
+            raise ValueError(f"{name} must hold whole-number token ids, "
+                             f"got {arr[arr != np.round(arr)][0]}")
+    low, high = arr.min(), arr.max()
+    if low < 0 or high >= vocab_size:
+        raise ValueError(f"{name} must be token ids from 0 to {vocab_size - 1} "
+                         f"(vocab_size={vocab_size}), got values from {low} to {high}")
+    return arr.astype(np.int64)
+
+
+def heads_to_ablate(ablate, n_layers: int, n_heads: int) -> tuple:
+    """A tuple of ``(layer, head)`` pairs, each inside the model."""
+    if isinstance(ablate, (str, bytes)) or not hasattr(ablate, "__iter__"):
+        raise ValueError("ablate must be a list of (layer, head) pairs such as [(1, 0)], "
+                         f"got {ablate!r}")
+    pairs = []
+    for item in ablate:
+        if (not isinstance(item, (tuple, list)) or len(item) != 2
+                or not all(isinstance(i, numbers.Integral) and not isinstance(i, (bool, np.bool_))
+                           for i in item)):
+            raise ValueError("ablate must be a list of (layer, head) pairs such as [(1, 0)], "
+                             f"got item {item!r}")
+        layer, head = int(item[0]), int(item[1])
+        if not (0 <= layer < n_layers and 0 <= head < n_heads):
+            raise ValueError(f"ablate names head {(layer, head)} but the model has layers 0 to "
+                             f"{n_layers - 1} and heads 0 to {n_heads - 1}")
+        pairs.append((layer, head))
+    return tuple(pairs)
+
+
+def kv_cache(cache, n_layers: int, cls, n_heads: int | None = None, d_head: int | None = None):
+    """A ``cls`` (KVCache) instance with one entry per layer (and, once filled, the heads' sizes)."""
+    if not isinstance(cache, cls):
+        raise ValueError("cache must be a selfattn.decoder.KVCache, "
+                         f"got {type(cache).__module__}.{type(cache).__name__}")
+    if cache.n_layers != n_layers:
+        raise ValueError(f"cache has {cache.n_layers} layer(s) but the model has {n_layers}: "
+                         f"make it with KVCache({n_layers})")
+    held = cache.keys[0]
+    if n_heads is not None and held is not None and (
+            held.ndim != 3 or held.shape[0] != n_heads or held.shape[-1] != d_head):
+        raise ValueError(f"cache holds keys of shape {held.shape} but the model's are "
+                         f"({n_heads}, tokens, {d_head}) (n_heads, tokens, d_head): the cache "
+                         "belongs to another model; make a new one with "
+                         f"KVCache({n_layers})")
+    return cache
+
+
+def cache_update(cache, layer, k, v) -> tuple:
+    """``layer`` of ``cache``, and ``k`` and ``v`` as float64 copies of one shape (H, t, d_head),
+    finite, matching the heads and head size the cache already holds."""
+    if isinstance(layer, (bool, np.bool_)) or not isinstance(layer, numbers.Integral) \
+            or not 0 <= layer < cache.n_layers:
+        raise ValueError(f"layer must be a whole number from 0 to {cache.n_layers - 1} (the "
+                         f"cache has {cache.n_layers} layer(s)), got {layer!r}")
+    layer = int(layer)
+    k = np.array(float_array(k, "k"), dtype=np.float64)  # copies: the caller's arrays stay theirs
+    v = np.array(float_array(v, "v"), dtype=np.float64)
+    if k.ndim != 3 or k.shape != v.shape or k.shape[1] == 0:
+        raise ValueError("k and v must be the new tokens' keys and values, one shape "
+                         f"(n_heads, t, d_head) with t >= 1, got k {k.shape} and v {v.shape}")
+    finite(k, "k")
+    finite(v, "v")
+    held = cache.keys[layer]
+    if held is not None and (held.shape[0], held.shape[2]) != (k.shape[0], k.shape[2]):
+        raise ValueError(f"k has shape {k.shape} but layer {layer} of the cache holds keys of "
+                         f"shape {held.shape}: the heads and head size must stay the same")
+    return layer, k, v
+
+
+def generation_cache(cache, n_layers: int, cls):
+    """``True`` gives a new empty cache, ``False`` gives ``None``; an empty ``cls`` is kept."""
+    if isinstance(cache, (bool, np.bool_)):
+        return cls(n_layers) if cache else None
+    if not isinstance(cache, cls):
+        raise ValueError("cache must be True, False or an empty selfattn.decoder.KVCache, "
+                         f"got {type(cache).__module__}.{type(cache).__name__}")
+    kv_cache(cache, n_layers, cls)
+    if len(cache) != 0:
+        raise ValueError(f"cache must be empty when generation starts (it holds {len(cache)} "
+                         "tokens from another sequence); pass cache=True for a new one")
+    return cache
+
+
+def token_names(names, vocab_size: int) -> list:
+    """One distinct str without spaces per token id; ``None`` gives ``"0"``, ``"1"``, ..."""
+    if names is None:
+        return [str(i) for i in range(vocab_size)]
+    if isinstance(names, str) or not hasattr(names, "__len__"):
+        raise ValueError(f"names must be a list of {vocab_size} token names (one per token id), "
+                         f"got {names!r}")
+    names = list(names)
+    if len(names) != vocab_size:
+        raise ValueError(f"names must hold one name per token id: {vocab_size} names, "
+                         f"got {len(names)}")
+    for i, name in enumerate(names):
+        if not isinstance(name, str) or not name or name != "".join(name.split()):
+            raise ValueError(f"names[{i}] must be a non-empty str without spaces (a text is "
+                             f"split on spaces), got {name!r}")
+    if len(set(names)) != len(names):
+        twice = sorted({n for n in names if names.count(n) > 1})
+        raise ValueError(f"names must be distinct (a text must give one token id per word), "
+                         f"got {twice} more than once")
+    return names
+
+
+def named_tokens(text: str, names: list) -> list:
+    """The ids of the words of ``text`` (split on spaces), each one of ``names``."""
+    index = {name: i for i, name in enumerate(names)}
+    words_ = text.split()
+    if not words_:
+        raise ValueError("ids is an empty text: give at least one token name")
+    unknown = [w for w in words_ if w not in index]
+    if unknown:
+        raise ValueError(f"ids holds {unknown[0]!r}, which is not a token name (names are "
+                         f"{names[0]!r} to {names[-1]!r}, {len(names)} of them)")
+    return [index[w] for w in words_]
+
+
+def repeat_lengths(value, n: int, name: str = "lengths") -> np.ndarray:
+    """Repeat lengths: a non-empty list of whole numbers from 1 to n // 2 (a token and its copy fit in n)."""
+    if isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_)):
+        value = [value]
+    arr = as_array(value, name)
+    if arr.ndim != 1 or arr.size == 0 or not np.issubdtype(arr.dtype, np.integer):
+        raise ValueError(f"{name} must be a non-empty list of whole numbers (repeat lengths), got {value!r}")
+    if arr.min() < 1 or 2 * arr.max() > n:
+        raise ValueError(f"{name} must lie between 1 and n // 2 = {n // 2} (the tokens and their repeat "
+                         f"must fit in n={n}), got {sorted(set(arr.tolist()))}")
+    return arr.astype(np.int64)
+
+
+# --------------------------------------------------------------------------- #
+# the induction task and its measurements (selfattn.induction)
+# --------------------------------------------------------------------------- #
+def unseen_lengths(lengths, n: int) -> np.ndarray:
+    """The repeat lengths from 2 to n // 2 that are not in ``lengths`` (the training ones)."""
+    others = np.array([L for L in range(2, n // 2 + 1) if L not in set(lengths.tolist())], dtype=np.int64)
+    if others.size == 0:
+        raise ValueError(f"lengths {sorted(set(lengths.tolist()))} leave no unseen repeat length between "
+                         f"2 and n // 2 = {n // 2}: train on fewer lengths, or make n larger")
+    return others
+
+
+def rope_heads(n_heads, d_model: int) -> int:
+    """Heads that split ``d_model`` into blocks of even size (RoPE rotates pairs)."""
+    n_heads = positive_int(n_heads, "n_heads")
+    if d_model % n_heads or (d_model // n_heads) % 2:
+        raise ValueError(f"n_heads={n_heads} must divide d_model={d_model} into heads of even size (RoPE "
+                         "rotates pairs of coordinates)")
+    return n_heads
+
+
+def induction_ids(ids, vocab_size: int):
+    """Token ids of a batch for the PyTorch decoder: a ``torch.long`` tensor (B, n), each < vocab_size."""
+    if not is_tensor(ids) or str(ids.dtype) != "torch.int64":
+        got = type(ids).__name__ + (f" of dtype {ids.dtype}" if is_tensor(ids) else "")
+        raise ValueError(f"ids must be a torch.long tensor of token ids (B, n), got {got}; "
+                         "use torch.from_numpy(make_batch(...).ids)")
+    if ids.ndim != 2 or 0 in tuple(ids.shape):
+        raise ValueError(f"ids must have shape (B, n) with B, n >= 1, got {tuple(ids.shape)}")
+    low, high = int(ids.min()), int(ids.max())
+    if low < 0 or high >= vocab_size:
+        raise ValueError(f"ids must be token ids from 0 to {vocab_size - 1}, got values from {low} to {high}")
+    return ids
+
+
+def saved_decoder(arrays: dict, path, n_heads: int) -> tuple:
+    """The weights and RoPE base of the model with ``n_heads`` heads in a ``save_induction`` file."""
+    group = f"heads{n_heads}/"
+    if group + "n_heads" not in arrays:
+        found = sorted({name.split("/")[0] for name in arrays if name.endswith("/n_heads")})
+        raise ValueError(f"{path} holds no model with n_heads={n_heads} (it has {found or 'none'}): "
+                         "it was not written by selfattn.induction.save_induction for that model")
+    base = arrays[group + "base"]
+    if base.shape != () or not np.issubdtype(base.dtype, np.floating):
+        raise ValueError(f"{group}base in {path} must be one number, got {base!r}")
+    extra = {group + key for key in ("n_heads", "base", "losses", "curve_steps", "curve_accuracy")}
+    params = {name[len(group):]: a for name, a in arrays.items()
+              if name.startswith(group) and name not in extra}
+    return params, float(base)
+
+
+def scored_positions(where, shape_: tuple) -> np.ndarray:
+    """A boolean mask of the shape of ``ids`` that selects at least one position, not the last one."""
+    arr = as_array(where, "where")
+    if arr.dtype != np.bool_:
+        raise ValueError(f"where must be a boolean mask of the positions to score, got dtype {arr.dtype}")
+    if arr.shape != tuple(shape_):
+        raise ValueError(f"where must have the shape of ids, {tuple(shape_)}, got {arr.shape}")
+    if arr[..., -1].any():
+        raise ValueError("where selects the last position, which has no next token to predict")
+    if not arr.any():
+        raise ValueError("where selects no position: there is nothing to score")
+    return arr
+
+
+def layer_weights(weights, minimum_n: int = 2) -> np.ndarray:
+    """The attention weights of every layer stacked: (layers, ..., H, n, n), float, n >= minimum_n."""
+    if is_tensor(weights) or isinstance(weights, np.ndarray) or not isinstance(weights, (list, tuple)):
+        raise ValueError("weights must be a list with one array (..., n_heads, n, n) per layer, as "
+                         f"selfattn.decoder.forward returns, got {type(weights).__name__}")
+    if len(weights) == 0:
+        raise ValueError("weights is empty: expected one array (..., n_heads, n, n) per layer")
+    arrays = [float_array(np.asarray(w) if is_tensor(w) else w, f"weights[{i}]")
+              for i, w in enumerate(weights)]
+    shapes = {a.shape for a in arrays}
+    if len(shapes) != 1:
+        raise ValueError(f"weights must have one shape in every layer, got {sorted(shapes)}")
+    (shp,) = shapes
+    if len(shp) < 3 or shp[-1] != shp[-2] or shp[-1] < minimum_n:
+        raise ValueError(f"each of weights must have shape (..., n_heads, n, n) with n >= {minimum_n}, "
+                         f"got {shp}")
+    out = np.stack(arrays)
+    finite(out, "weights")
+    return out
+
+
+def ids_of_weights(ids, weights_shape: tuple) -> np.ndarray:
+    """Token ids (B, n) that match weights (layers, B, H, n, n) or (layers, H, n, n)."""
+    arr = as_array(ids, "ids")
+    if not np.issubdtype(arr.dtype, np.integer):
+        raise ValueError(f"ids must hold whole-number token ids, got dtype {arr.dtype}")
+    lead, n = weights_shape[1:-3], weights_shape[-1]
+    if arr.shape != tuple(lead) + (n,):
+        raise ValueError(f"ids must have shape {tuple(lead) + (n,)} to match weights of shape "
+                         f"{tuple(weights_shape[1:])} per layer, got {arr.shape}")
+    return arr.reshape(-1, n)
+
+
+def induction_positions(where, has_earlier: np.ndarray) -> np.ndarray:
+    """The positions to score (default: every token seen before); each must have an earlier occurrence."""
+    if where is None:
+        if not has_earlier.any():
+            raise ValueError("no token of ids occurs twice: the induction score is not defined")
+        return has_earlier
+    arr = as_array(where, "where")
+    if arr.dtype != np.bool_:
+        raise ValueError(f"where must be a boolean mask of positions, got dtype {arr.dtype}")
+    if arr.size != has_earlier.size:
+        raise ValueError(f"where must have the shape of ids, got {arr.shape}")
+    arr = arr.reshape(has_earlier.shape)
+    if not arr.any():
+        raise ValueError("where selects no position: there is nothing to score")
+    bad = arr & ~has_earlier
+    if bad.any():
+        b, i = (int(k) for k in np.argwhere(bad)[0])
+        raise ValueError(f"where selects position {i} (sequence {b}), whose token occurs nowhere before it: "
+                         "an induction head has nothing to copy there")
+    return arr
+
+
+def shiftable_lengths(lengths, n: int) -> np.ndarray:
+    """Repeat lengths that leave room for a token after the repeat: 2 L <= n - 1."""
+    if 2 * lengths.max() > n - 1:
+        raise ValueError(f"shifted repeats need 2 L < n so that a token can follow the repeat; "
+                         f"lengths go up to {int(lengths.max())} with n={n}")
+    return lengths
+
+
+def shorter_lengths(lengths, n: int) -> np.ndarray:
+    """The repeat lengths with 2 L < n, those that can end before the last token."""
+    kept = lengths[2 * lengths < n]
+    if kept.size == 0:
+        raise ValueError(f"lengths {sorted(set(lengths.tolist()))} all fill n={n} tokens: no repeat can be "
+                         "shifted (it needs 2 L < n)")
+    return kept
+
+
+def offset(value, n: int) -> int:
+    """How far back a head may look in n tokens: a whole number from 1 to n - 1."""
+    value = positive_int(value, "offset")
+    if value > n - 1:
+        raise ValueError(f"offset must be at most n - 1 = {n - 1} (the weights cover {n} tokens), "
+                         f"got {value}")
+    return value
+
+
+def offset_positions(where, shape_: tuple, offset_: int) -> np.ndarray:
+    """Query positions (default every i >= offset): boolean, of ``shape_``, none before ``offset``."""
+    n = shape_[-1]
+    if where is None:
+        return np.broadcast_to(np.arange(n) >= offset_, shape_)
+    arr = as_array(where, "where")
+    if arr.dtype != np.bool_:
+        raise ValueError(f"where must be a boolean mask of positions, got dtype {arr.dtype}")
+    if arr.shape != tuple(shape_):
+        raise ValueError(f"where must have shape {tuple(shape_)} to match the weights, got {arr.shape}")
+    if not arr.any():
+        raise ValueError("where selects no position: there is nothing to score")
+    if arr[..., :offset_].any():
+        raise ValueError(f"where selects a position before offset={offset_}, which has no token "
+                         f"{offset_} back")
+    return arr

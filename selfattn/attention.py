@@ -455,3 +455,122 @@ class SelfAttention:
 
     def __repr__(self) -> str:
         return f"SelfAttention(d_model={self.d_model}, d_k={self.d_k}, d_v={self.d_v})"
+
+
+# --------------------------------------------------------------------------- #
+# multi-query and grouped-query attention
+# --------------------------------------------------------------------------- #
+__all__ += ["repeat_kv", "grouped_query_attention"]
+
+
+def repeat_kv(x, n_rep: int) -> np.ndarray:
+    """Repeat each key/value head ``n_rep`` times: ``(..., g, n, d)`` to ``(..., g * n_rep, n, d)``.
+
+    Head ``j`` of the result is head ``j // n_rep`` of ``x``: the copies of one head
+    sit next to each other (``0, 0, 1, 1``, not ``0, 1, 0, 1``). This is
+    ``torch.repeat_interleave(x, n_rep, dim=-3)`` and Hugging Face's ``repeat_kv``
+    (``transformers/models/llama/modeling_llama.py``).
+
+    Parameters
+    ----------
+    x : array_like, shape (..., n_kv_heads, n, d)
+        Keys or values, one block of rows per key/value head.
+    n_rep : int
+        How many query heads share each key/value head, at least 1.
+
+    Returns
+    -------
+    numpy.ndarray, shape (..., n_kv_heads * n_rep, n, d)
+        A new array (``n_rep = 1`` returns ``x`` itself, as a float array).
+
+    Raises
+    ------
+    ValueError
+        If ``x`` is a torch tensor, does not hold real numbers or has fewer than 3
+        dimensions, or if ``n_rep`` is not a positive integer.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from selfattn.attention import repeat_kv
+    >>> k = np.array([[[1.0]], [[2.0]]])         # (2 heads, 1 row, d = 1)
+    >>> repeat_kv(k, 2)[:, 0, 0]                  # heads 0, 0, 1, 1
+    array([1., 1., 2., 2.])
+    """
+    x, n_rep = _checks.kv_heads_input(x, n_rep)  # (..., g, n, d)
+    return np.repeat(x, n_rep, axis=-3)  # (..., g * n_rep, n, d)
+
+
+def grouped_query_attention(q, k, v, mask=None, scale=None):
+    r"""Grouped-query attention: groups of query heads share one key/value head.
+
+    With ``h`` query heads and ``g`` key/value heads (``g`` divides ``h``), query
+    head ``i`` uses key/value head ``j(i) = floor(i / (h / g))``:
+
+    .. math:: \operatorname{head}_i = \operatorname{softmax}\!\left(
+              \frac{Q_i K_{j(i)}^\top}{\sqrt{d_k}}\right) V_{j(i)},
+              \qquad j(i) = \left\lfloor \frac{i}{h / g} \right\rfloor
+
+    so heads ``0 .. h/g - 1`` share key/value head 0, and so on. ``g = 1`` is
+    multi-query attention (Shazeer 2019, https://arxiv.org/abs/1911.02150);
+    ``g = h`` is ordinary multi-head attention; in between is grouped-query
+    attention (Ainslie et al. 2023, https://arxiv.org/abs/2305.13245). This is the
+    grouping of ``torch.nn.functional.scaled_dot_product_attention(...,
+    enable_gqa=True)``, which repeats ``k`` and ``v`` with ``repeat_interleave``
+    along the head axis, and of Hugging Face's ``repeat_kv``
+    (``transformers/models/llama/modeling_llama.py``). Here the key/value heads are
+    repeated (:func:`repeat_kv`) and :func:`scaled_dot_product_attention` does the
+    rest. What the grouping saves is memory: the keys and values a decoder keeps
+    (its cache, :func:`selfattn.sizing.kv_cache_bytes`) hold ``g`` heads, not ``h``;
+    the copy made here only keeps the code close to the formula.
+
+    Parameters
+    ----------
+    q : array_like, shape (..., n_heads, n_q, d_k)
+        Queries, one block of rows per query head.
+    k : array_like, shape (..., n_kv_heads, n_k, d_k)
+        Keys; ``n_heads`` must be a multiple of ``n_kv_heads``.
+    v : array_like, shape (..., n_kv_heads, n_k, d_v)
+        Values, one row per key.
+    mask : array_like of bool, optional
+        ``True`` where query ``i`` may attend to key ``j``, as in
+        :func:`scaled_dot_product_attention`; must broadcast to
+        ``(..., n_heads, n_q, n_k)`` (an ``(n_q, n_k)`` mask applies to every head).
+        A query that may attend to nothing gets zero weights and a zero output row.
+    scale : float, optional
+        Multiplies the scores; defaults to ``1 / sqrt(d_k)``.
+
+    Returns
+    -------
+    output : numpy.ndarray, shape (..., n_heads, n_q, d_v)
+    weights : numpy.ndarray, shape (..., n_heads, n_q, n_k)
+        One matrix of attention weights per query head.
+
+    Raises
+    ------
+    ValueError
+        If an input is a torch tensor, has fewer than 3 dimensions or holds NaN or
+        inf; if ``d_k`` differs between ``q`` and ``k``, ``k`` and ``v`` differ in
+        rows or heads, the leading (batch) dimensions differ, or ``n_heads`` is not
+        a multiple of ``n_kv_heads`` (each message gives the shapes); or if the mask
+        or the scale is invalid (see :func:`scaled_dot_product_attention`).
+
+    Examples
+    --------
+    Four query heads, two key/value heads: heads 0 and 1 read key/value head 0.
+
+    >>> import numpy as np
+    >>> from selfattn.attention import grouped_query_attention
+    >>> q = np.ones((4, 1, 2))                       # (n_heads, n_q, d_k)
+    >>> k = np.zeros((2, 3, 2))                      # (n_kv_heads, n_k, d_k)
+    >>> v = np.stack([np.full((3, 1), 10.0), np.full((3, 1), 20.0)])  # (2, 3, 1)
+    >>> out, w = grouped_query_attention(q, k, v)
+    >>> out[:, 0, 0]
+    array([10., 10., 20., 20.])
+    >>> w.shape
+    (4, 1, 3)
+    """
+    q, k, v, n_rep = _checks.grouped_attention_inputs(q, k, v)
+    k = repeat_kv(k, n_rep)  # (..., n_heads, n_k, d_k): head i reads k head i // n_rep
+    v = repeat_kv(v, n_rep)  # (..., n_heads, n_k, d_v)
+    return scaled_dot_product_attention(q, k, v, mask=mask, scale=scale)

@@ -668,3 +668,66 @@ def rope(x, positions=None, base: float = _np_positions.BASE, layout: str = "int
     if layout == "interleaved":
         return torch.stack([ra, rb], dim=-1).flatten(-2)  # back to x[2i], x[2i+1]
     return torch.cat([ra, rb], dim=-1)
+
+
+# --------------------------------------------------------------------------- #
+# multi-query and grouped-query attention: twins of selfattn.attention
+# --------------------------------------------------------------------------- #
+__all__ += ["repeat_kv", "grouped_query_attention"]
+
+
+def repeat_kv(x, n_rep: int):
+    """Twin of :func:`selfattn.attention.repeat_kv`: ``(..., g, n, d)`` to ``(..., g n_rep, n, d)``.
+
+    Head ``j`` of the result is head ``j // n_rep`` of ``x``
+    (``torch.repeat_interleave``, as in Hugging Face's ``repeat_kv``).
+
+    Raises
+    ------
+    ValueError
+        As the NumPy twin, and if ``x`` is not a floating-point tensor.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from selfattn.nn import repeat_kv
+    >>> repeat_kv(torch.tensor([[[1.0]], [[2.0]]]), 2)[:, 0, 0]
+    tensor([1., 1., 2., 2.])
+    """
+    x, n_rep = _checks.kv_heads_input(x, n_rep, tensor=True)  # (..., g, n, d)
+    return x.repeat_interleave(n_rep, dim=-3)  # (..., g * n_rep, n, d)
+
+
+def grouped_query_attention(q, k, v, mask=None, scale=None):
+    r"""Grouped-query attention in PyTorch that also returns the weights.
+
+    .. math:: \operatorname{head}_i = \operatorname{softmax}\!\left(
+              \frac{Q_i K_{j(i)}^\top}{\sqrt{d_k}}\right) V_{j(i)},
+              \qquad j(i) = \left\lfloor \frac{i}{h / g} \right\rfloor
+
+    The twin of :func:`selfattn.attention.grouped_query_attention`, with the same
+    contract (``q`` ``(..., h, n_q, d_k)``, ``k`` ``(..., g, n_k, d_k)``, ``v``
+    ``(..., g, n_k, d_v)``, boolean ``mask`` with ``True`` = may attend) and the same
+    errors; the same result as ``torch.nn.functional.scaled_dot_product_attention(q,
+    k, v, attn_mask=mask, enable_gqa=True)``, plus the weights. Differentiable.
+
+    Raises
+    ------
+    ValueError
+        As the NumPy twin, and if an input is not a floating-point tensor or the
+        dtypes differ.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from selfattn.nn import grouped_query_attention
+    >>> q, k = torch.ones(4, 1, 2), torch.zeros(2, 3, 2)
+    >>> v = torch.stack([torch.full((3, 1), 10.0), torch.full((3, 1), 20.0)])
+    >>> out, w = grouped_query_attention(q, k, v)
+    >>> out[:, 0, 0]
+    tensor([10., 10., 20., 20.])
+    """
+    q, k, v, n_rep = _checks.grouped_attention_inputs(q, k, v, tensors=True)
+    k = repeat_kv(k, n_rep)  # (..., n_heads, n_k, d_k): head i reads k head i // n_rep
+    v = repeat_kv(v, n_rep)  # (..., n_heads, n_k, d_v)
+    return scaled_dot_product_attention(q, k, v, mask=mask, scale=scale)

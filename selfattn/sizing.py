@@ -1,6 +1,6 @@
 """What a transformer costs: parameters, floating-point operations and memory.
 
-Two kinds of questions, one small function each:
+Three kinds of questions, one small function each:
 
 * **parameters of a whole model** from its released configuration, one
   function per family, each written like the architecture it counts:
@@ -16,7 +16,10 @@ Two kinds of questions, one small function each:
 * **one attention layer** for a choice of ``d_model``, ``n_heads`` and sequence
   length ``n``: :func:`attention_params`, :func:`attention_flops`,
   :func:`attention_matrix_bytes`, all gathered by :func:`attention_sizing`
-  and put in words by :func:`explain_sizing`.
+  and put in words by :func:`explain_sizing`;
+* **the key/value cache** a decoder keeps while it generates:
+  :func:`kv_cache_bytes`, for multi-head, grouped-query and multi-query attention
+  (the parameters of such a layer: :func:`grouped_attention_params`).
 
 The model table of the chapter (loading it, comparing it with the article)
 lives in :mod:`selfattn.models`. Every argument is checked by
@@ -929,3 +932,79 @@ def explain_sizing(d_model, n_heads, n, dtype: str = "float32") -> str:
         f"{block_flops(d, h, n)['quadratic_share']:.0%} of a block with its MLP",
         f"attention matrix ({h} x {n} x {n}, {dtype}): {_human(s['matrix_bytes'], 'B', 1024)}",
     ])
+
+
+# --------------------------------------------------------------------------- #
+# the key/value cache of a decoder
+# --------------------------------------------------------------------------- #
+__all__ += ["kv_cache_bytes"]
+
+
+def kv_cache_bytes(n_layers: int, n_kv_heads: int, head_dim: int, n_tokens: int,
+                   dtype: str = "float16", batch: int = 1) -> int:
+    r"""Bytes of the key/value cache a decoder keeps while it generates.
+
+    A decoder that generates one token at a time keeps, in every layer, the keys
+    and the values of every token so far: two tensors of shape
+    ``(batch, n_kv_heads, n_tokens, head_dim)`` per layer (the layout of
+    ``transformers``' ``DynamicCache``). So
+
+    .. math:: \text{bytes} = 2 \times L \times g \times d_{head} \times n
+              \times \text{bytes per number} \times \text{batch}
+
+    with 2 for keys and values, ``L`` layers and ``g`` key/value heads. Multi-head
+    attention has ``g = n_heads`` (and ``g d_head = d_model``); grouped-query
+    attention divides the cache by ``n_heads / g``, multi-query attention
+    (``g = 1``) by ``n_heads``.
+
+    By hand, GPT-2 small (12 layers, 12 heads of 64 numbers) at its full context of
+    1024 tokens in float16: ``2 x 12 x 12 x 64 = 18,432`` numbers per token, ``x 2``
+    bytes = 36,864 bytes (36 KiB) per token, ``x 1024`` tokens = 37,748,736 bytes,
+    exactly 36 MiB; in float32, GPT-2's released dtype, twice that. GPT-3 175B (96
+    layers, 96 heads of 128) at 2048 tokens in float16: ``2 x 96 x 96 x 128 x 2048 x 2``
+    = 9,663,676,416 bytes, exactly 9 GiB, for one sequence.
+
+    Parameters
+    ----------
+    n_layers : int
+        Number of blocks (``n_layer``, ``num_hidden_layers``).
+    n_kv_heads : int
+        Number of key/value heads (``num_key_value_heads``; ``n_heads`` without
+        grouping, 1 for multi-query attention).
+    head_dim : int
+        Numbers per head, for keys and values alike.
+    n_tokens : int
+        Tokens held: prompt and generated tokens so far.
+    dtype : {"float16", "bfloat16", "float32", "float64"}, default "float16"
+        Data type of the cache (see :data:`DTYPE_BYTES`).
+    batch : int, default 1
+        Number of sequences generated at once.
+
+    Returns
+    -------
+    int
+
+    Raises
+    ------
+    ValueError
+        If a number is not a positive whole number or ``dtype`` is unknown.
+
+    Examples
+    --------
+    >>> from selfattn.sizing import kv_cache_bytes
+    >>> kv_cache_bytes(n_layers=12, n_kv_heads=12, head_dim=64, n_tokens=1024)   # GPT-2 small
+    37748736
+    >>> kv_cache_bytes(12, 12, 64, 1024) / 2**20                       # MiB
+    36.0
+    >>> kv_cache_bytes(12, 1, 64, 1024) / 2**20          # the same with one key/value head
+    3.0
+    >>> kv_cache_bytes(96, 96, 128, 2048) / 2**30                      # GPT-3, GiB
+    9.0
+    """
+    L = _checks.positive_int(n_layers, "n_layers")
+    g = _checks.positive_int(n_kv_heads, "n_kv_heads")
+    d_head = _checks.positive_int(head_dim, "head_dim")
+    n = _checks.positive_int(n_tokens, "n_tokens")
+    b = _checks.positive_int(batch, "batch")
+    bytes_per_number = DTYPE_BYTES[_checks.choice(dtype, "dtype", DTYPE_BYTES)]
+    return 2 * L * g * d_head * n * bytes_per_number * b  # keys and values, every layer

@@ -8,4 +8,6 @@ BENCHMARKS = {
     "widget": "selfattn.bench.widget",
     "attention": "selfattn.bench.attention",
     "training": "selfattn.bench.training",
+    "generation": "selfattn.bench.generation",
+    "induction": "selfattn.bench.induction",
 }

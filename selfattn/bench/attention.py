@@ -16,7 +16,11 @@
    ``scaled_dot_product_attention`` (4-D), each in a fresh process, memory as the
    peak of the resident memory sampled every 0.5 ms during the call minus the memory
    in use just before it (so the inputs are excluded and the output included), beside
-   the memory the plain version's weights alone would need (target: < 1 GiB).
+   the memory the plain version's weights alone would need (target: < 1 GiB);
+4. grouped-query attention at n = 1024 (12 query heads, 4 key/value heads, head size
+   64, float32, 4-D input): the median times of ``scaled_dot_product_attention(...,
+   enable_gqa=True)`` and of :func:`selfattn.attention.grouped_query_attention`, their
+   ratio, and PyTorch's backend.
 
 On processors where the environment sets ``OPENBLAS_CORETYPE`` (see the
 README of the machine), NumPy's BLAS runs an older kernel; the benchmark says so.
@@ -250,12 +254,71 @@ def cost_measurements(ns, heads: int = 4, d_head: int = 64, repeats: int = 3, bl
     return {key: np.array(val) for key, val in res.items()}
 
 
+def compare_gqa(n: int = 1024, heads: int = 12, kv_heads: int = 4, d_head: int = 64,
+                repeats: int = 9) -> dict:
+    """Median times of PyTorch's grouped-query attention (4-D, ``enable_gqa=True``) and selfattn's.
+
+    Same float32 inputs: ``q`` ``(1, heads, n, d_head)``, ``k`` and ``v``
+    ``(1, kv_heads, n, d_head)``; the two are run interleaved, ``repeats`` times each.
+
+    Returns
+    -------
+    dict
+        ``torch_s``, ``selfattn_s`` (medians, seconds), ``ratio`` (selfattn / PyTorch),
+        ``max_abs_diff`` of the outputs, ``backend`` (PyTorch's choice) and ``torch_threads``.
+
+    Examples
+    --------
+    >>> from selfattn.bench.attention import compare_gqa
+    >>> c = compare_gqa(n=8, heads=4, kv_heads=2, d_head=4, repeats=1)
+    >>> c["max_abs_diff"] < 1e-5, sorted(c)[:3]
+    (True, ['backend', 'max_abs_diff', 'ratio'])
+    """
+    import torch
+
+    from selfattn.attention import grouped_query_attention
+
+    q = _inputs(1, heads, n, d_head, seed=0)[0]  # (1, h, n, d)
+    k, v = _inputs(1, kv_heads, n, d_head, seed=1)[:2]  # (1, g, n, d)
+    tq, tk, tv = (torch.from_numpy(a) for a in (q, k, v))
+
+    def run_torch():
+        with torch.no_grad():
+            return torch.nn.functional.scaled_dot_product_attention(tq, tk, tv, enable_gqa=True)
+
+    fns = {"torch_s": run_torch, "selfattn_s": lambda: grouped_query_attention(q, k, v)}
+    times = {key: [] for key in fns}
+    for fn in fns.values():
+        fn()  # warm-up
+    for _ in range(repeats):
+        for key, fn in fns.items():
+            t0 = time.perf_counter()
+            fn()
+            times[key].append(time.perf_counter() - t0)
+    res = {key: statistics.median(val) for key, val in times.items()}
+    diff = np.abs(grouped_query_attention(q, k, v)[0] - run_torch().numpy()).max()
+    res.update(ratio=res["selfattn_s"] / res["torch_s"], max_abs_diff=float(diff),
+               backend=_gqa_backend(tq, tk, tv),
+               torch_threads=torch.get_num_threads())
+    return res
+
+
+def _gqa_backend(q, k, v) -> str:
+    """The kernel ``scaled_dot_product_attention(..., enable_gqa=True)`` picks for these tensors."""
+    import torch
+    from torch.nn.attention import SDPBackend
+
+    return SDPBackend(torch._fused_sdp_choice(q, k, v, enable_gqa=True)).name
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m selfattn.bench attention", description=__doc__.split("\n")[0])
     parser.add_argument("--n", type=int, default=1024, help="sequence length of the NumPy/PyTorch comparison")
     parser.add_argument("--big-n", type=int, default=16384, help="sequence length of the long-sequence test")
     parser.add_argument("--repeats", type=int, default=9)
     parser.add_argument("--skip-big", action="store_true", help="skip the long-sequence test")
+    parser.add_argument("--kv-heads", type=int, default=4,
+                        help="key/value heads of the grouped-query comparison (12 query heads)")
     args = parser.parse_args(argv)
 
     for var in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):
@@ -292,6 +355,16 @@ def main(argv: list[str] | None = None) -> int:
         print(f"   ratio of times blockwise / PyTorch: {bw['seconds'] / tt['seconds']:.2f}; "
               f"the plain version's weights alone would need {b['plain_weights_bytes'] / GIB:.1f} GiB; "
               f"first 64 rows of both differ from plain attention by at most {b['max_abs_diff']:.1e}")
+
+    g = compare_gqa(n=args.n, kv_heads=args.kv_heads, repeats=args.repeats)
+    print(f"4. grouped-query attention, n={args.n}, 12 query heads, {args.kv_heads} key/value "
+          f"heads, head size 64, float32, q (1, 12, {args.n}, 64), k and v "
+          f"(1, {args.kv_heads}, {args.n}, 64) (medians of {args.repeats}, interleaved):")
+    for label, key in (("torch scaled_dot_product_attention(enable_gqa=True)", "torch_s"),
+                       ("selfattn.attention.grouped_query_attention", "selfattn_s")):
+        print(f"   {label:52s} {g[key] * 1e3:8.1f} ms")
+    print(f"   PyTorch backend: {g['backend']} ({g['torch_threads']} threads); ratio selfattn / "
+          f"PyTorch: {g['ratio']:.2f}; largest difference of outputs {g['max_abs_diff']:.1e}")
     return 0
 
 
