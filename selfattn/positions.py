@@ -53,7 +53,8 @@ BASE = 10000.0
 LAYOUTS = ("interleaved", "half")
 
 
-def sinusoidal(n: int, d: int, base: float = BASE, positions=None) -> np.ndarray:
+def sinusoidal(n: int, d: int, base: float = BASE,
+               positions=None) -> np.ndarray:
     r"""The sinusoidal position table of Vaswani et al. (2017), shape ``(n, d)``.
 
     .. math:: PE_{p,\,2i} = \sin(p\,\omega_i), \quad PE_{p,\,2i+1} = \cos(p\,\omega_i),
@@ -90,7 +91,8 @@ def sinusoidal(n: int, d: int, base: float = BASE, positions=None) -> np.ndarray
            [ 0.909, -0.416,  0.02 ,  1.   ]])
     """
     n = _checks.positive_int(n, "n")
-    angles = rope_angles(_checks.position_indices(positions, n), d, base)  # (n, d/2)
+    pos = _checks.position_indices(positions, n)  # (n,)
+    angles = rope_angles(pos, d, base)  # (n, d/2): p * omega_i
     table = np.empty((n, d))
     table[:, 0::2] = np.sin(angles)
     table[:, 1::2] = np.cos(angles)
@@ -129,12 +131,12 @@ def sinusoidal_shift(k: int, d: int, base: float = BASE) -> np.ndarray:
     >>> bool(np.allclose(pe[:7] @ sinusoidal_shift(3, 8), pe[3:]))
     True
     """
-    if isinstance(k, (bool, np.bool_)) or not isinstance(k, (int, np.integer)):
-        raise ValueError(f"k must be a whole number of positions, got {k!r} ({type(k).__name__})")
-    angles = int(k) * rope_frequencies(d, base)  # (d/2,)
+    k = _checks.shift(k)
+    angles = k * rope_frequencies(d, base)  # (d/2,)
     c, s = np.cos(angles), np.sin(angles)
     m = np.zeros((d, d))
-    # (sin a, cos a) @ [[c, -s], [s, c]] = (sin a c + cos a s, cos a c - sin a s) = (sin(a+b), cos(a+b))
+    # (sin a, cos a) @ [[c, -s], [s, c]]
+    #   = (sin a c + cos a s, cos a c - sin a s) = (sin(a+b), cos(a+b))
     m[0::2, 0::2] = np.diag(c)
     m[0::2, 1::2] = np.diag(-s)
     m[1::2, 0::2] = np.diag(s)
@@ -228,7 +230,8 @@ def rope_angles(positions, d: int, base: float = BASE) -> np.ndarray:
     return pos[:, None] * freqs[None, :]  # (n, d/2)
 
 
-def rope(x, positions=None, base: float = BASE, layout: str = "interleaved") -> np.ndarray:
+def rope(x, positions=None, base: float = BASE,
+         layout: str = "interleaved") -> np.ndarray:
     r"""Rotary position embedding: rotate each pair of coordinates of ``x`` by its position's angle.
 
     Row ``p`` of ``x`` (a query or a key) has its pair ``i`` rotated by the angle
@@ -277,12 +280,13 @@ def rope(x, positions=None, base: float = BASE, layout: str = "interleaved") -> 
     x, pos, layout = _checks.rope_inputs(x, positions, layout)
     d = x.shape[-1]
     angles = rope_angles(pos, d, base)  # (n, d/2)
-    cos, sin = np.cos(angles).astype(x.dtype), np.sin(angles).astype(x.dtype)  # float32 stays float32
-    if layout == "interleaved":
-        a, b = x[..., 0::2], x[..., 1::2]  # (..., n, d/2): the pairs (x[2i], x[2i+1])
-    else:
-        a, b = x[..., : d // 2], x[..., d // 2 :]  # the pairs (x[i], x[i + d/2])
-    ra, rb = a * cos - b * sin, a * sin + b * cos  # each pair turned by its angle
+    cos = np.cos(angles).astype(x.dtype)  # float32 stays float32
+    sin = np.sin(angles).astype(x.dtype)
+    if layout == "interleaved":  # the pairs (x[2i], x[2i+1])
+        a, b = x[..., 0::2], x[..., 1::2]  # (..., n, d/2) each
+    else:  # the pairs (x[i], x[i + d/2])
+        a, b = x[..., : d // 2], x[..., d // 2 :]
+    ra, rb = a * cos - b * sin, a * sin + b * cos  # each pair turned
     out = np.empty(x.shape, dtype=x.dtype)  # (..., n, d)
     if layout == "interleaved":
         out[..., 0::2], out[..., 1::2] = ra, rb
@@ -313,7 +317,7 @@ def alibi_slopes(n_heads: int) -> np.ndarray:
     r"""The ALiBi slope of each head (Press et al., 2022): a geometric sequence.
 
     For ``n_heads`` a power of two the slopes are ``2^(-8/h), 2^(-16/h), ..., 2^(-8)``; otherwise
-    the paper's rule: the slopes of the largest power of two below ``n_heads``, then every other
+    a rule not in the paper: the slopes of the largest power of two below ``n_heads``, then every other
     slope of twice that many, as in the authors' code and BLOOM.
 
     Examples
@@ -337,8 +341,8 @@ def alibi_slopes(n_heads: int) -> np.ndarray:
     return slopes
 
 
-def alibi_bias(n_heads: int, n_q: int, n_k: int | None = None, q_positions=None,
-               k_positions=None) -> np.ndarray:
+def alibi_bias(n_heads: int, n_q: int, n_k: int | None = None,
+               q_positions=None, k_positions=None) -> np.ndarray:
     r"""The ALiBi bias ``-m_h |i - j|`` to add to the scores, shape ``(n_heads, n_q, n_k)``.
 
     Query ``i`` and key ``j`` at distance ``|i - j|`` lose ``m_h`` per position of distance in
@@ -374,7 +378,7 @@ def alibi_bias(n_heads: int, n_q: int, n_k: int | None = None, q_positions=None,
     n_k = n_q if n_k is None else _checks.positive_int(n_k, "n_k")
     qp = _checks.position_indices(q_positions, n_q, "q_positions")
     kp = _checks.position_indices(k_positions, n_k, "k_positions")
-    distance = np.abs(qp[:, None] - kp[None, :]).astype(np.float64)  # (n_q, n_k)
+    distance = np.abs(qp[:, None] - kp[None, :]).astype(float)  # (n_q, n_k)
     return -slopes[:, None, None] * distance[None]  # (h, n_q, n_k)
 
 

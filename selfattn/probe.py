@@ -113,13 +113,19 @@ def head_statistics(attentions, tokens) -> dict:
     sep = np.array([t == "[SEP]" for t in tokens])  # (n,)
     with np.errstate(divide="ignore", invalid="ignore"):  # 0 ln 0 = 0
         plogp = np.where(a > 0, a * np.log(a), 0.0)  # (L, h, n, n)
-    return {
-        "previous": a[..., i, i - 1].mean(axis=-1),  # (L, h)  mean_i A[i, i-1], i >= 1
-        "next": a[..., i - 1, i].mean(axis=-1),  # (L, h)  mean_i A[i, i+1], i <= n-2
-        "self": np.diagonal(a, axis1=-2, axis2=-1).mean(axis=-1),  # (L, h)  mean_i A[i, i]
-        "cls": a[..., cls].sum(axis=-1).mean(axis=-1),  # (L, h)  mean_i sum_{j=[CLS]} A[i, j]
-        "sep": a[..., sep].sum(axis=-1).mean(axis=-1),  # (L, h)  mean_i sum_{j=[SEP]} A[i, j]
-        "entropy": (-plogp.sum(axis=-1)).mean(axis=-1),  # (L, h)  mean_i -sum_j A ln A (nats)
+    return {  # each (L, h): a mean over the rows i
+        # mean_i A[i, i-1], i >= 1
+        "previous": a[..., i, i - 1].mean(axis=-1),
+        # mean_i A[i, i+1], i <= n-2
+        "next": a[..., i - 1, i].mean(axis=-1),
+        # mean_i A[i, i]
+        "self": np.diagonal(a, axis1=-2, axis2=-1).mean(axis=-1),
+        # mean_i sum_{j = [CLS]} A[i, j]
+        "cls": a[..., cls].sum(axis=-1).mean(axis=-1),
+        # mean_i sum_{j = [SEP]} A[i, j]
+        "sep": a[..., sep].sum(axis=-1).mean(axis=-1),
+        # mean_i -sum_j A[i, j] ln A[i, j], in nats
+        "entropy": (-plogp.sum(axis=-1)).mean(axis=-1),
     }
 
 

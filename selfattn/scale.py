@@ -234,7 +234,8 @@ def softmax_jacobian(w) -> np.ndarray:
     w = _checks.float_array(w, "w")
     _checks.ndim(w, "w", 1, "(..., n)")
     _checks.probabilities(w, "w")  # finite, from 0 to 1
-    diag = w[..., :, None] * np.eye(w.shape[-1], dtype=w.dtype)  # (..., n, n)
+    eye = np.eye(w.shape[-1], dtype=w.dtype)  # (n, n)
+    diag = w[..., :, None] * eye  # (..., n, n)
     return diag - w[..., :, None] * w[..., None, :]  # (..., n, n)
 
 

@@ -1,6 +1,6 @@
 """What a transformer costs: parameters, floating-point operations and memory.
 
-Two kinds of questions, one small function each:
+Three kinds of questions, one small function each:
 
 * **parameters of a whole model** from its released configuration, one
   function per family, each written like the architecture it counts:
@@ -16,7 +16,7 @@ Two kinds of questions, one small function each:
 * **one attention layer** for a choice of ``d_model``, ``n_heads`` and sequence
   length ``n``: :func:`attention_params`, :func:`attention_flops`,
   :func:`attention_matrix_bytes`, all gathered by :func:`attention_sizing`
-  and put in words by :func:`explain_sizing`.
+  and put in words by :func:`explain_sizing`;
 * **the key/value cache** a decoder keeps while it generates:
   :func:`kv_cache_bytes`, for multi-head, grouped-query and multi-query attention
   (the parameters of such a layer: :func:`grouped_attention_params`).

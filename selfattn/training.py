@@ -166,7 +166,7 @@ class CorefModel(nn.Module):
         q = h @ self.point.W_q  # (B, n, d_k): queries from h
         k = x @ self.point.W_k  # (B, n, d_k): keys from the embeddings
         v = x @ self.point.W_v  # (B, n, d)
-        # mask (B, 1, n): True at the nouns, the only words layer 2 may attend to
+        # mask (B, 1, n): True at the nouns, the only words layer 2 sees
         mask = self.is_noun[ids].unsqueeze(-2) if self.mask_nouns else None
         # out (B, n, d), w2 (B, n, n)
         out, w2 = snn.scaled_dot_product_attention(q, k, v, mask=mask)

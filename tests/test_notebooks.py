@@ -306,3 +306,61 @@ def test_notebook_code_lines_fit_the_page_column(root):
     long = {f"{path.name} cell {i}": lines for path in _chapters(root)
             for i, lines in long_code_lines(json.loads(path.read_text())["cells"]).items()}
     assert not long, f"shown code lines over {CODE_COLUMNS} characters: {long}"
+
+
+# --------------------------------------------------------------------------- shown package code
+SHOWN = re.compile(r"show_source\(([\w.]+)")
+
+
+def shown_sources(cells: list[dict]) -> list[str]:
+    """The expressions a chapter passes to ``show_source`` (``rope``, ``MultiHeadAttention.steps``)."""
+    return [m.group(1) for cell in cells if cell["cell_type"] == "code"
+            for m in SHOWN.finditer(_source(cell))]
+
+
+def imported_names(cells: list[dict]) -> dict:
+    """The names the chapter's import statements bind, imported here (nothing else is run)."""
+    import ast
+
+    namespace: dict = {}
+    for cell in cells:
+        if cell["cell_type"] != "code":
+            continue
+        try:
+            tree = ast.parse(_source(cell))
+        except SyntaxError:  # IPython magics
+            continue
+        imports = [node for node in tree.body if isinstance(node, (ast.Import, ast.ImportFrom))]
+        exec(compile(ast.Module(body=imports, type_ignores=[]), "<imports>", "exec"), namespace)
+    return namespace
+
+
+def long_source_lines(obj) -> list[str]:
+    """The lines of ``selfattn.book.source(obj)`` (what ``show_source`` prints) over the column."""
+    from selfattn.book import source
+
+    return [line for line in source(obj).splitlines() if len(line) > CODE_COLUMNS]
+
+
+def test_long_source_lines_sees_a_function_wider_than_the_column():
+    def wide(x):
+        return x + 1  # .................................................................
+
+    def narrow(x):
+        return x + 1
+
+    assert long_source_lines(wide) and not long_source_lines(narrow)
+
+
+def test_package_code_shown_in_a_chapter_fits_the_page_column(root):
+    """``show_source(f)`` prints ``f``'s code as a cell output, which wraps instead of scrolling:
+    a line over the column breaks in the middle of an expression."""
+    long = {}
+    for path in _chapters(root):
+        cells = json.loads(path.read_text())["cells"]
+        names = imported_names(cells)
+        for expr in shown_sources(cells):
+            lines = long_source_lines(eval(expr, dict(names)))  # noqa: S307 (the chapter's own names)
+            if lines:
+                long[f"{path.name}: show_source({expr})"] = lines
+    assert not long, f"package code shown over {CODE_COLUMNS} characters: {long}"
