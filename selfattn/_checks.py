@@ -973,6 +973,14 @@ def shown_token_count(n: int, limit: int, text: str) -> None:
 # --------------------------------------------------------------------------- #
 # positions (selfattn.positions and its PyTorch twin)
 # --------------------------------------------------------------------------- #
+def learner_function(fn, checker: str, example: str):
+    """The learner's function passed to an exercise checker: a callable, not its result."""
+    if not callable(fn):
+        raise ValueError(f"{checker} takes your function itself, as in {checker}({example}), "
+                         f"got a {type(fn).__name__}")
+    return fn
+
+
 def shift(k, name: str = "k") -> int:
     """A shift of positions: a whole number, of either sign."""
     if isinstance(k, (bool, np.bool_)) or not isinstance(k, numbers.Integral):

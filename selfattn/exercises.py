@@ -573,9 +573,7 @@ def check_attention(fn) -> bool:
     Correct: your attention function passes all 4 cases (weights and outputs, with and without a scale).
     True
     """
-    if not callable(fn):
-        raise ValueError(f"check_attention takes your function itself, as in check_attention(my_attention), "
-                         f"got a {type(fn).__name__}")
+    _checks.learner_function(fn, "check_attention", "my_attention")
     cases = _attention_cases()
     for desc, q, k, v, mask, scale in cases:
         out, w = _call(fn, desc, q, k, v, mask, scale)
@@ -796,9 +794,7 @@ def check_attention_torch(fn) -> bool:
     import torch
     import torch.nn.functional as F
 
-    if not callable(fn):
-        raise ValueError("check_attention_torch takes your function itself, as in "
-                         f"check_attention_torch(my_attention), got a {type(fn).__name__}")
+    _checks.learner_function(fn, "check_attention_torch", "my_attention")
     cases = _attention_cases()
     for desc, q, k, v, mask, scale in cases:
         out, w = _call(fn, desc, q, k, v, mask, scale)
@@ -902,9 +898,7 @@ def check_score_matrix_torch(fn) -> bool:
     """
     import torch
 
-    if not callable(fn):
-        raise ValueError("check_score_matrix_torch takes your function itself, as in "
-                         f"check_score_matrix_torch(score_matrix), got a {type(fn).__name__}")
+    _checks.learner_function(fn, "check_score_matrix_torch", "score_matrix")
     cases = _projection_cases()
     for desc, X, W_q, W_k, _ in cases:
         tX, tq, tk = (torch.from_numpy(a) for a in (X, W_q, W_k))
@@ -964,9 +958,7 @@ def check_context_vectors_torch(fn) -> bool:
     import torch
     import torch.nn.functional as F
 
-    if not callable(fn):
-        raise ValueError("check_context_vectors_torch takes your function itself, as in "
-                         f"check_context_vectors_torch(context_vectors), got a {type(fn).__name__}")
+    _checks.learner_function(fn, "check_context_vectors_torch", "context_vectors")
     cases = _projection_cases()
     for desc, X, W_q, W_k, W_v in cases:
         tX = torch.from_numpy(X)
@@ -1038,9 +1030,7 @@ def check_queries_torch(fn) -> bool:
     """
     import torch
 
-    if not callable(fn):
-        raise ValueError("check_queries_torch takes your function itself, as in "
-                         f"check_queries_torch(queries), got a {type(fn).__name__}")
+    _checks.learner_function(fn, "check_queries_torch", "queries")
     cases = _ch12_cases()
     for desc, x, W_q, _, _ in cases:
         with torch.no_grad():
@@ -1094,9 +1084,7 @@ def check_four_steps_torch(fn) -> bool:
     import torch
     import torch.nn.functional as F
 
-    if not callable(fn):
-        raise ValueError("check_four_steps_torch takes your function itself, as in "
-                         f"check_four_steps_torch(attention), got a {type(fn).__name__}")
+    _checks.learner_function(fn, "check_four_steps_torch", "attention")
     cases = _ch12_cases()
     for desc, x, W_q, W_k, W_v in cases:
         tx = torch.from_numpy(x)
@@ -1250,9 +1238,7 @@ def check_multi_head_attention(fn) -> bool:
     Correct: your multi-head attention matches torch.nn.MultiheadAttention in all 5 cases.
     True
     """
-    if not callable(fn):
-        raise ValueError("check_multi_head_attention takes your function itself, as in "
-                         f"check_multi_head_attention(mha), got a {type(fn).__name__}")
+    _checks.learner_function(fn, "check_multi_head_attention", "mha")
     cases = _mha_cases()
     for desc, x, W_q, W_k, W_v, W_o, h, mask, causal in cases:
         expected = _torch_mha(x, W_q, W_k, W_v, W_o, h, mask, causal)
@@ -1345,9 +1331,7 @@ def check_attention_flops_torch(fn) -> bool:
     Correct: your count matches PyTorch's FLOP counter in all 4 cases.
     True
     """
-    if not callable(fn):
-        raise ValueError("check_attention_flops_torch takes your function itself, as in "
-                         f"check_attention_flops_torch(attention_flops), got a {type(fn).__name__}")
+    _checks.learner_function(fn, "check_attention_flops_torch", "attention_flops")
     for d, h, n in _FLOP_CASES:
         desc = f"d_model={d}, n_heads={h}, n={n}"
         expected = _torch_attention_flops(d, h, n)
@@ -1502,9 +1486,7 @@ def check_block_forward_torch(fn) -> bool:
     Correct: your block matches transformers' BertLayer in all 3 cases.
     True
     """
-    if not callable(fn):
-        raise ValueError("check_block_forward_torch takes your function itself, as in "
-                         f"check_block_forward_torch(my_block), got a {type(fn).__name__}")
+    _checks.learner_function(fn, "check_block_forward_torch", "my_block")
     cases = _block_cases()
     for desc, x, p, h in cases:
         expected = _torch_bert_layer(x, p, h)
@@ -1671,9 +1653,7 @@ def check_rope(fn, layout: str = "interleaved") -> bool:
     Correct: your RoPE matches the paper's formula (interleaved layout) in all 4 cases.
     True
     """
-    if not callable(fn):
-        raise ValueError("check_rope takes your function itself, as in check_rope(rope_pair), "
-                         f"got a {type(fn).__name__}")
+    _checks.learner_function(fn, "check_rope", "rope_pair")
     layout = _checks.choice(layout, "layout", ("interleaved", "half"))
     cases = _rope_cases()
     for desc, q, k, m, n, base in cases:
@@ -1778,9 +1758,7 @@ def check_alibi_slopes(slopes_fn) -> bool:
     import torch
     from transformers.models.bloom.modeling_bloom import build_alibi_tensor
 
-    if not callable(slopes_fn):
-        raise ValueError("check_alibi_slopes takes your function itself, as in "
-                         f"check_alibi_slopes(slopes), got a {type(slopes_fn).__name__}")
+    _checks.learner_function(slopes_fn, "check_alibi_slopes", "slopes")
     for n in _ALIBI_HEADS:
         desc = f"n_heads={n}"
         expected = build_alibi_tensor(torch.ones(1, 2), n, torch.float64)[:, 0, 1].numpy()  # (n,)
@@ -1935,9 +1913,7 @@ def check_to_hf(to_hf) -> bool:
     """
     import torch
 
-    if not callable(to_hf):
-        raise ValueError("check_to_hf takes your function itself, as in check_to_hf(to_hf), "
-                         f"got a {type(to_hf).__name__}")
+    _checks.learner_function(to_hf, "check_to_hf", "to_hf")
     cases = _to_hf_cases()
     for desc, x, W_q, W_k, h, positions in cases:
         expected = _interleaved_scores(x, W_q, W_k, h, positions)  # (h, n, n)
@@ -2054,9 +2030,7 @@ def check_causal_mask(fn) -> bool:
     ...
     selfattn.exercises.CheckError: n=5: your mask is True where a query must NOT attend (the future): that is the polarity of torch.nn.MultiheadAttention's attn_mask. Here, as in scaled_dot_product_attention, True means 'may attend'.
     """
-    if not callable(fn):
-        raise ValueError("check_causal_mask takes your function itself, as in "
-                         f"check_causal_mask(my_causal_mask), got a {type(fn).__name__}")
+    _checks.learner_function(fn, "check_causal_mask", "my_causal_mask")
     for n in _MASK_SIZES:
         desc = f"n={n}"
         try:

@@ -63,6 +63,20 @@ def _min_time(fn, repeats: int) -> float:
     return min(_times(fn, repeats))
 
 
+def _interleaved_medians(fns: dict, repeats: int) -> dict:
+    """Median seconds of each function, timed in turn (after one warm-up each), so that a burst of
+    load on a shared machine hits all of them alike."""
+    times = {key: [] for key in fns}
+    for fn in fns.values():
+        fn()  # warm-up
+    for _ in range(repeats):
+        for key, fn in fns.items():
+            t0 = time.perf_counter()
+            fn()
+            times[key].append(time.perf_counter() - t0)
+    return {key: statistics.median(val) for key, val in times.items()}
+
+
 def _inputs(batch: int, heads: int, n: int, d_head: int, seed: int = 0):
     """q, k, v of shape ``(batch, heads, n, d_head)``, float32, standard normal."""
     rng = np.random.default_rng(seed)
@@ -112,18 +126,9 @@ def compare_with_torch(n: int = 1024, heads: int = 12, d_head: int = 64, repeats
         with torch.no_grad():
             torch.nn.functional.scaled_dot_product_attention(tq, tk, tv)
 
-    # interleave the three so that a burst of load on a shared machine hits all of them
-    times = {"torch_s": [], "selfattn_s": [], "bare_s": []}
     fns = {"torch_s": run_torch, "selfattn_s": lambda: scaled_dot_product_attention(q, k, v),
            "bare_s": lambda: bare_numpy_attention(q, k, v)}
-    for fn in fns.values():
-        fn()  # warm-up
-    for _ in range(repeats):
-        for key, fn in fns.items():
-            t0 = time.perf_counter()
-            fn()
-            times[key].append(time.perf_counter() - t0)
-    res = {key: statistics.median(val) for key, val in times.items()}
+    res = _interleaved_medians(fns, repeats)
     res.update(
         ratio=res["selfattn_s"] / res["torch_s"], bare_ratio=res["bare_s"] / res["torch_s"],
         max_abs_diff=float(np.max(np.abs(out_np - out_t))), flops=4 * heads * n * n * d_head,
@@ -287,15 +292,7 @@ def compare_gqa(n: int = 1024, heads: int = 12, kv_heads: int = 4, d_head: int =
             return torch.nn.functional.scaled_dot_product_attention(tq, tk, tv, enable_gqa=True)
 
     fns = {"torch_s": run_torch, "selfattn_s": lambda: grouped_query_attention(q, k, v)}
-    times = {key: [] for key in fns}
-    for fn in fns.values():
-        fn()  # warm-up
-    for _ in range(repeats):
-        for key, fn in fns.items():
-            t0 = time.perf_counter()
-            fn()
-            times[key].append(time.perf_counter() - t0)
-    res = {key: statistics.median(val) for key, val in times.items()}
+    res = _interleaved_medians(fns, repeats)
     diff = np.abs(grouped_query_attention(q, k, v)[0] - run_torch().numpy()).max()
     res.update(ratio=res["selfattn_s"] / res["torch_s"], max_abs_diff=float(diff),
                backend=_gqa_backend(tq, tk, tv),
