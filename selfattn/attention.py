@@ -571,6 +571,6 @@ def grouped_query_attention(q, k, v, mask=None, scale=None):
     (4, 1, 3)
     """
     q, k, v, n_rep = _checks.grouped_attention_inputs(q, k, v)
-    k = repeat_kv(k, n_rep)  # (..., n_heads, n_k, d_k): head i reads k head i // n_rep
-    v = repeat_kv(v, n_rep)  # (..., n_heads, n_k, d_v)
+    k = repeat_kv(k, n_rep)  # (..., h, n_k, d_k): head i reads i // n_rep
+    v = repeat_kv(v, n_rep)  # (..., h, n_k, d_v)
     return scaled_dot_product_attention(q, k, v, mask=mask, scale=scale)

@@ -165,36 +165,39 @@ class Decoder:
                 f"n_layers={self.n_layers}, n_heads={self.n_heads})")
 
 
-def _keys_values(model: Decoder, layer: int, k, v, positions, cache=None):
-    """The keys and values the new queries attend to: rotate the new keys, then cache them.
+def _keys_values(model: Decoder, layer: int, k, v, positions,
+                 cache=None):
+    """The keys and values the new queries attend to.
 
-    Each key is rotated once, at its own position, before it goes into the cache; the cached
-    keys are used as they are. Returns (..., H, n_keys, d_head) twice.
+    Each new key is rotated once, at its own position, *then* cached;
+    cached keys are used as they are. Returns (..., H, n_keys, d_head)
+    twice.
     """
-    k = rope(k, positions, model.base, LAYOUT)  # (..., H, t, d_head): turned by its position
+    k = rope(k, positions, model.base, LAYOUT)  # turned by its position
     if cache is None:
         return k, v
-    return cache.update(layer, k, v)  # (H, n_keys, d_head): the cached tokens' and the new
+    return cache.update(layer, k, v)  # earlier tokens' and the new ones
 
 
-def _attention_layer(model: Decoder, layer: int, x, positions, cache=None, ablate=()):
-    """One pre-norm attention layer: ``x + MHA(LN(x))`` and its weights (..., H, t, n_keys)."""
+def _attention_layer(model: Decoder, layer: int, x, positions,
+                     cache=None, ablate=()):
+    """One pre-norm layer, ``x + MHA(LN(x))``, and its weights."""
     p = {name: model.params[f"layers.{layer}.{name}"]
          for name in ("ln.gamma", "ln.beta", "W_q", "W_k", "W_v", "W_o")}
-    h = layer_norm(x, p["ln.gamma"], p["ln.beta"], LAYER_NORM_EPS)  # (..., t, d)
+    h = layer_norm(x, p["ln.gamma"], p["ln.beta"], LAYER_NORM_EPS)
     q = split_heads(h @ p["W_q"], model.n_heads)  # (..., H, t, d_head)
-    k = split_heads(h @ p["W_k"], model.n_heads)  # (..., H, t, d_head)
-    v = split_heads(h @ p["W_v"], model.n_heads)  # (..., H, t, d_head)
-    q = rope(q, positions, model.base, LAYOUT)  # each query turned by its position's angles
-    k, v = _keys_values(model, layer, k, v, positions, cache)  # (..., H, n_keys, d_head)
-    if cache is None:
-        mask = causal_mask(len(positions))  # (t, t): token i sees 0..i
-    else:  # the cache holds positions 0..n_keys - 1; the new token at position p sees 0..p
-        mask = np.arange(k.shape[-2])[None, :] <= positions[:, None]  # (t, n_keys)
-    out, w = scaled_dot_product_attention(q, k, v, mask=mask)  # (..., H, t, d_head), weights
+    k = split_heads(h @ p["W_k"], model.n_heads)
+    v = split_heads(h @ p["W_v"], model.n_heads)
+    q = rope(q, positions, model.base, LAYOUT)  # turned by its position
+    k, v = _keys_values(model, layer, k, v, positions, cache)
+    if cache is None:  # (t, t): token i sees keys 0..i
+        mask = causal_mask(len(positions))
+    else:  # (t, n_keys): the new token at position p sees keys 0..p
+        mask = np.arange(k.shape[-2]) <= positions[:, None]
+    out, w = scaled_dot_product_attention(q, k, v, mask=mask)
     for head in (hd for lay, hd in ablate if lay == layer):
         out[..., head, :, :] = 0.0  # ablation: this head writes nothing
-    return x + merge_heads(out) @ p["W_o"], w  # (..., t, d)
+    return x + merge_heads(out) @ p["W_o"], w  # (..., t, d), weights
 
 
 def _readout(model: Decoder, x):
