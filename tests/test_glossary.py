@@ -25,8 +25,8 @@ ROOT = Path(__file__).resolve().parent.parent
 GLOSSARY = ROOT / "glossary.md"
 CHAPTERS = sorted((ROOT / "chapters").glob("*.ipynb"))
 
-#: The slugs of the common brief of issue 11, and those of the positions chapter (issue 13),
-#: which the chapters link to.
+#: The slugs of the common brief of issue 11, those of the positions chapter (issue 13) and
+#: those of the causal self-attention chapter (issue 14), which the chapters link to.
 SLUGS = {
     "embedding", "token", "vocabulary", "gradient", "gradient-descent", "backpropagation",
     "jacobian", "loss", "cross-entropy", "mini-batch", "learning-rate", "logits", "mlp",
@@ -34,6 +34,7 @@ SLUGS = {
     "weight-tying", "lm-head", "rnn", "positional-encoding", "encoder", "decoder", "flop",
     "parameter", "softmax", "entropy", "gelu", "special-tokens", "wordpiece",
     "rope", "alibi",
+    "causal-mask", "kv-cache", "induction-head",
 }
 
 
