@@ -48,9 +48,15 @@ export function headWeights(bytes, n, nLayers, nHeads, layer, head) {
   return W; // (n, n)
 }
 
+/** The colour of a cell whose weight is exactly 0 (masked): light grey, outside the colour scale. */
+export const MASKED_RGB = [232, 232, 232];
+
 /** A weight as the heatmap prints it: two decimals without the leading zero (".25"), so that a
- * sentence of 17 tokens fits the book's column; 1 prints as "1.00". */
+ * sentence of 17 tokens fits the book's column; 1 prints as "1.00". A weight of exactly 0, a key
+ * the mask hides (a decoder's future tokens), prints as nothing, so the mask shows as a blank
+ * triangle instead of a crowd of ".00". */
 export function cellText(w) {
+  if (w === 0) return "";
   const t = w.toFixed(2);
   return t.startsWith("0.") ? t.slice(1) : t;
 }
@@ -237,7 +243,8 @@ function render({ model, el }) {
     parts.table.hidden = false;
     parts.barsBox.hidden = false;
     parts.caption.textContent = `Attention weights of layer ${layer}, head ${head}. Each row is a query token, `
-      + "each column a key token; each row sums to 1 (.25 is 0.25). Lighter colour: larger weight.";
+      + "each column a key token; each row sums to 1 (.25 is 0.25). Lighter colour: larger weight."
+      + (W.some((r) => r.includes(0)) ? " Blank grey cells: weight exactly 0, a key the mask hides." : "");
     // colours span 0 .. this head's largest weight, like selfattn.plotting.attention_heatmap
     let vmax = 1e-12;
     for (const r of W) for (const w of r) if (w > vmax) vmax = w;
@@ -246,10 +253,10 @@ function render({ model, el }) {
       for (let j = 0; j < n; j++) {
         const w = W[i][j];
         const td = parts.cells[i][j];
-        const rgb = cividis(w / vmax);
+        const rgb = w === 0 ? MASKED_RGB : cividis(w / vmax);
         td.setAttribute("data-value", String(w));
         td.textContent = cellText(w);
-        td.title = `${labels[i]} → ${labels[j]}: ${w.toFixed(4)}`;
+        td.title = `${labels[i]} → ${labels[j]}: ${w === 0 ? "0 (masked)" : w.toFixed(4)}`;
         td.style.backgroundColor = `rgb(${rgb[0]}, ${rgb[1]}, ${rgb[2]})`;
         td.style.color = textColour(rgb);
       }
