@@ -217,7 +217,7 @@ def _cell_text(ax, i: int, j: int, value: float, text: str, mid: float) -> None:
 # weights: every chapter
 # --------------------------------------------------------------------------- #
 def attention_heatmap(weights, tokens, key_tokens=None, *, ax=None, title=None, annotate=True,
-                      fmt="{:.2f}", vmin=0.0, vmax=None, colorbar=True):
+                      fmt="{:.2f}", vmin=0.0, vmax=None, colorbar=True, blank_zeros=False):
     """Heatmap of an ``(n_q, n_k)`` weight matrix, queries on the rows and keys on the columns.
 
     Parameters
@@ -237,6 +237,9 @@ def attention_heatmap(weights, tokens, key_tokens=None, *, ax=None, title=None, 
     colorbar : bool, default True
         Draw a colour bar beside the heatmap (leave it out for a 0/1 mask, whose
         printed values say everything, or when panels share one bar).
+    blank_zeros : bool, default False
+        Print nothing in cells whose weight is exactly 0 (masked keys), so that a
+        causal mask shows as a blank triangle instead of a crowd of zeros.
 
     Returns
     -------
@@ -247,7 +250,7 @@ def attention_heatmap(weights, tokens, key_tokens=None, *, ax=None, title=None, 
     ValueError
         If ``weights`` is not 2-D or holds NaN or inf, the labels are not a list or do not
         match its shape, ``ax`` is not an Axes, ``fmt`` does not format a number,
-        ``annotate`` or ``colorbar`` is not a bool, or ``vmin``/``vmax`` is not a
+        ``annotate``, ``colorbar`` or ``blank_zeros`` is not a bool, or ``vmin``/``vmax`` is not a
         finite number (``vmax`` above ``vmin``).
 
     Examples
@@ -263,6 +266,7 @@ def attention_heatmap(weights, tokens, key_tokens=None, *, ax=None, title=None, 
     tokens = _checks.labels(tokens, "tokens")
     key_tokens = tokens if key_tokens is None else _checks.labels(key_tokens, "key_tokens")
     fmt, annotate = _checks.format_string(fmt, "fmt"), _checks.flag(annotate, "annotate")
+    blank_zeros = _checks.flag(blank_zeros, "blank_zeros")
     vmin, vmax = _checks.value_range(vmin, vmax)
     if w.shape != (len(tokens), len(key_tokens)):
         raise ValueError(
@@ -282,7 +286,8 @@ def attention_heatmap(weights, tokens, key_tokens=None, *, ax=None, title=None, 
     if annotate:
         mid = vmin + 0.5 * (vmax - vmin)
         for (i, j), value in np.ndenumerate(w):
-            _cell_text(ax, i, j, value, fmt.format(value), mid)
+            if not (blank_zeros and value == 0.0):
+                _cell_text(ax, i, j, value, fmt.format(value), mid)
     if _checks.flag(colorbar, "colorbar"):
         ax.figure.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
     return ax
@@ -292,7 +297,9 @@ def plot_head_weights(weights, tokens, titles=None, *, fmt="{:.1f}"):
     """One heatmap per head, two heads per row, on one shared colour scale.
 
     One scale for all heads, so that an even spread (``1/n`` everywhere) looks
-    the same in every head and a sharp head stands out. Each cell prints its weight.
+    the same in every head and a sharp head stands out. Each cell prints its weight,
+    except a weight of exactly 0 (a key the mask hides, such as a decoder's future
+    tokens), which prints nothing, so that the mask shows as a blank triangle.
 
     Parameters
     ----------
@@ -340,7 +347,8 @@ def plot_head_weights(weights, tokens, titles=None, *, fmt="{:.1f}"):
         if i >= h:
             ax.set_axis_off()
             continue
-        attention_heatmap(w[i], tokens, ax=ax, title=titles[i], fmt=fmt, vmax=vmax, colorbar=False)
+        attention_heatmap(w[i], tokens, ax=ax, title=titles[i], fmt=fmt, vmax=vmax, colorbar=False,
+                          blank_zeros=True)
         if i % 2:
             ax.set_ylabel("")
     fig.colorbar(axes.flat[0].images[0], ax=axes, shrink=0.5, label="attention weight")

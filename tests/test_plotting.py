@@ -389,6 +389,20 @@ def test_head_weights_share_one_colour_scale_two_heads_per_row():
     assert len(fig.axes) == 5  # three heads, the empty fourth slot, one shared colour bar
 
 
+def test_head_weights_leave_masked_cells_blank_and_print_small_nonzero_ones():
+    w = np.array([[[1.0, 0.0, 0.0], [0.5, 0.5, 0.0], [0.02, 0.03, 0.95]]])  # causal: 0 above
+    fig = plot_head_weights(w, ["a", "b", "c"])
+    ax = next(ax for ax in fig.axes if ax.images)
+    # row by row, the masked zeros left out; 0.02 and 0.03 print as 0.0: small, not masked
+    assert [t.get_text() for t in ax.texts] == ["1.0", "0.5", "0.5", "0.0", "0.0", "0.9"]
+
+
+def test_a_plain_heatmap_prints_every_cell_unless_asked():
+    w = np.array([[1.0, 0.0], [0.5, 0.5]])
+    assert len(attention_heatmap(w, ["a", "b"]).texts) == 4
+    assert len(attention_heatmap(w, ["a", "b"], blank_zeros=True).texts) == 3
+
+
 def test_head_weights_refuse_shapes_that_do_not_match():
     with pytest.raises(ValueError, match=r"weights must be 3-D \(h, n, n\), got shape \(2, 2\)"):
         plot_head_weights(np.eye(2), ["a", "b"])
