@@ -22,10 +22,11 @@ a final LayerNorm and the unembedding. Its matrices have the NumPy shapes, ``(d_
 with ``x @ W``, and the NumPy names of :func:`selfattn.decoder.parameter_shapes`, so
 :meth:`InductionModel.to_decoder` copies them across as they are.
 
-Two-layer attention-only models solve this task with two heads working together (Elhage
-et al. 2021, "A Mathematical Framework for Transformer Circuits"; Olsson et al. 2022,
-"In-context Learning and Induction Heads"): a *previous-token head* in layer 1 writes into
-each position which token came before it, and an *induction head* in layer 2 looks for the
+Two-layer attention-only models trained on text contain two heads that do this together
+(Elhage et al. 2021, "A Mathematical Framework for Transformer Circuits"; Olsson et al. 2022,
+"In-context Learning and Induction Heads"). Layers count from 0, as in the chapter: a
+*previous-token head* in layer 0 writes into each position which token came before it, and
+an *induction head* in layer 1 looks for the
 position whose previous token is the current token, which is the position right after the
 earlier occurrence, and copies the token there. :func:`previous_token_score` and
 :func:`induction_score` measure both behaviours on any head; :func:`accuracy` with
@@ -37,7 +38,7 @@ shows for its length (``"offsets"``), and the repeat lengths training never show
 (``"lengths"``: 2 and 3 by default, the only ones that fit in 32 tokens).
 
 The trap. Trained with one fixed repeat length (``lengths=(8,)``), a model reaches 95% in 150
-steps without a previous-token head: both layer-2 heads look 7 tokens back by position alone
+steps without a previous-token head: both layer-1 heads look 7 tokens back by position alone
 (RoPE makes that a relative offset; :func:`offset_score`), which is where the copy is when
 ``L = 8``. Their induction score on length-8 sequences is as high as a real induction head's;
 on any other length they still look 7 back and the accuracy falls to chance.
@@ -717,7 +718,7 @@ def offset_score(weights, offset: int, where=None) -> np.ndarray:
     """Mean weight of each head on the position ``offset`` tokens back, ``w[i, i - offset]``.
 
     A head that copies by position alone puts its weight at one fixed distance whatever the
-    tokens are: the trap's layer-2 heads (trained on one repeat length, 8) look 7 back.
+    tokens are: the trap's layer-1 heads (trained on one repeat length, 8) look 7 back.
 
     Parameters
     ----------
