@@ -208,6 +208,15 @@ def test_solution_faults_accepts_the_form_and_names_each_break():
         "cell 1: hidden in JupyterLab but not the code of a solution", "exercise ex1 has no solution"]
 
 
+def test_every_cell_that_shows_a_figure_describes_it_in_alt_text(root):
+    """A figure's alt text is what a screen reader says; without it Sphinx writes the file name."""
+    missing = [f"{path.name} cell {cell['id']}" for path in _chapters(root)
+               for cell in json.loads(path.read_text())["cells"]
+               if cell["cell_type"] == "code" and "plt.show()" in _source(cell)
+               and len(cell["metadata"].get("mystnb", {}).get("image", {}).get("alt", "")) < 40]
+    assert not missing, f"cells that show a figure without mystnb.image.alt metadata: {missing}"
+
+
 def test_every_solution_is_a_closed_dropdown_with_its_code_hidden_in_jupyterlab(root):
     found = {path.name: faults for path in _chapters(root)
              if (faults := solution_faults(json.loads(path.read_text())["cells"]))}
