@@ -166,12 +166,8 @@ def matrix(a, name: str, layout: str = "(d_in, d_out)") -> np.ndarray:
     return m
 
 
-def attention_shapes(q, k, v) -> None:
-    """q (..., n_q, d_k), k (..., n_k, d_k), v (..., n_k, d_v): the sizes that must agree, agree."""
-    ndim(q, "q", 2, "(..., n_q, d_k)")
-    ndim(k, "k", 2, "(..., n_k, d_k)")
-    ndim(v, "v", 2, "(..., n_k, d_v)")
-    qs, ks, vs = shape(q), shape(k), shape(v)
+def key_sizes(qs: tuple, ks: tuple, vs: tuple) -> None:
+    """The shapes of q, k and v agree on d_k (q and k) and n_k (k and v), both at least 1."""
     if qs[-1] != ks[-1]:
         raise ValueError(f"q and k must have the same last dimension d_k, got q {qs} (d_k={qs[-1]}) "
                          f"and k {ks} (d_k={ks[-1]})")
@@ -182,6 +178,15 @@ def attention_shapes(q, k, v) -> None:
                          f"got k {ks} (n_k={ks[-2]}) and v {vs} (n_k={vs[-2]})")
     if ks[-2] == 0:
         raise ValueError(f"k and v need at least one row (n_k >= 1) to attend to, got k {ks} and v {vs}")
+
+
+def attention_shapes(q, k, v) -> None:
+    """q (..., n_q, d_k), k (..., n_k, d_k), v (..., n_k, d_v): the sizes that must agree, agree."""
+    ndim(q, "q", 2, "(..., n_q, d_k)")
+    ndim(k, "k", 2, "(..., n_k, d_k)")
+    ndim(v, "v", 2, "(..., n_k, d_v)")
+    qs, ks, vs = shape(q), shape(k), shape(v)
+    key_sizes(qs, ks, vs)
     if not qs[:-2] == ks[:-2] == vs[:-2]:
         raise ValueError(f"q, k and v must have the same leading (batch/head) dimensions, got "
                          f"q {qs}, k {ks}, v {vs}")
@@ -1119,15 +1124,7 @@ def grouped_attention_inputs(q, k, v, tensors: bool = False):
     ndim(k, "k", 3, "(..., n_kv_heads, n_k, d_k)")
     ndim(v, "v", 3, "(..., n_kv_heads, n_k, d_v)")
     qs, ks, vs = shape(q), shape(k), shape(v)
-    if qs[-1] != ks[-1]:
-        raise ValueError(f"q and k must have the same last dimension d_k, got q {qs} "
-                         f"(d_k={qs[-1]}) and k {ks} (d_k={ks[-1]})")
-    if ks[-2] != vs[-2]:
-        raise ValueError(f"k and v must have the same number of rows n_k (one value per key), "
-                         f"got k {ks} (n_k={ks[-2]}) and v {vs} (n_k={vs[-2]})")
-    if qs[-1] == 0 or ks[-2] == 0:
-        raise ValueError(f"q and k need d_k >= 1 and k and v at least one row (n_k >= 1), got "
-                         f"q {qs}, k {ks} and v {vs}")
+    key_sizes(qs, ks, vs)
     if not qs[:-3] == ks[:-3] == vs[:-3]:
         raise ValueError(f"q, k and v must have the same leading (batch) dimensions before the "
                          f"head axis, got q {qs}, k {ks}, v {vs}")

@@ -242,7 +242,7 @@ BAD = [
      "q needs at least one head and k, v at least one key/value head, got q (2, 8, 3, 4), "
      "k (2, 0, 5, 4), v (2, 0, 5, 3)"),
     ("no keys", Q, K[:, :, :0], V[:, :, :0], {},
-     "k and v at least one row (n_k >= 1), got q (2, 8, 3, 4), k (2, 2, 0, 4) and v (2, 2, 0, 3)"),
+     "k and v need at least one row (n_k >= 1) to attend to, got k (2, 2, 0, 4) and v (2, 2, 0, 3)"),
     ("no head axis", Q[0, 0], K[0, 0], V[0, 0], {},
      "q must have at least 3 dimensions (..., n_heads, n_q, d_k), got shape (3, 4)"),
     ("NaN in k", Q, np.where(np.arange(4) == 1, np.nan, K), V, {},
