@@ -1957,7 +1957,7 @@ _MASK_SIZES = ((5, 5), (1, 1), (2, 2), (1, 6), (3, 8), (2, 9))
 
 
 def _torch_causal_mask(n_new: int, n_keys: int) -> np.ndarray:
-    """The mask PyTorch's SDPA applies with ``causal_lower_right(n_new, n_keys)``, read off its weights.
+    """The mask SDPA applies with ``causal_lower_right(n_new, n_keys)``, read off its weights.
 
     With queries of zeros every allowed score ties, so row ``r`` of the weights is
     ``1 / (number of allowed keys)`` on the allowed keys and 0 elsewhere; with the identity
