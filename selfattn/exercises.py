@@ -1994,8 +1994,8 @@ def _mask_mistakes(n_new: int, n_keys: int):
                   "polarity of torch.nn.MultiheadAttention's attn_mask. Here, as in "
                   "scaled_dot_product_attention, True means 'may attend'."),
         (j < p, "your mask leaves out the diagonal: with j < p instead of j <= p (p the "
-                "query's position) a token cannot read itself, and the first token can read "
-                "nothing at all."),
+                "query's position) a token cannot read itself, and on a square mask the first "
+                "token can read nothing at all."),
         (j <= p + 1, "your mask lets the token at position p read key p + 1, the very token it "
                      "must predict (an off-by-one)."),
     ]
