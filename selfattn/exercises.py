@@ -1949,59 +1949,98 @@ __all__.append("check_to_hf")
 
 
 # --------------------------------------------------------------------------- #
-# chapter "Causal self-attention": the causal mask
+# chapter "Causal self-attention": the causal mask of a cached step
 # --------------------------------------------------------------------------- #
-_MASK_SIZES = (5, 9, 1, 2)  # 5 first: there the usual mistakes are all different masks
+# (n_new, n_keys): square first (5 first: there the usual mistakes are all different masks),
+# then cached steps, where the new tokens come after n_keys - n_new cached ones
+_MASK_SIZES = ((5, 5), (1, 1), (2, 2), (1, 6), (3, 8), (2, 9))
 
 
-def _torch_causal_mask(n: int) -> np.ndarray:
-    """The mask PyTorch's SDPA applies with ``is_causal=True``, read off its weights.
+def _torch_causal_mask(n_new: int, n_keys: int) -> np.ndarray:
+    """The mask SDPA applies with ``causal_lower_right(n_new, n_keys)``, read off its weights.
 
-    With queries of zeros every allowed score ties, so row ``i`` of the weights is
+    With queries of zeros every allowed score ties, so row ``r`` of the weights is
     ``1 / (number of allowed keys)`` on the allowed keys and 0 elsewhere; with the identity
     as values the output *is* the weights. So ``output > 0`` is the mask, measured from
     PyTorch rather than written down.
     """
     import torch
+    from torch.nn.attention.bias import causal_lower_right
 
-    zeros, eye = torch.zeros(1, n, 2, dtype=torch.float64), torch.eye(n, dtype=torch.float64)[None]
-    w = torch.nn.functional.scaled_dot_product_attention(zeros, zeros, eye, is_causal=True)  # (1, n, n)
+    q = torch.zeros(1, n_new, 2, dtype=torch.float64)
+    k = torch.zeros(1, n_keys, 2, dtype=torch.float64)
+    eye = torch.eye(n_keys, dtype=torch.float64)[None]  # (1, n_keys, n_keys)
+    w = torch.nn.functional.scaled_dot_product_attention(
+        q, k, eye, attn_mask=causal_lower_right(n_new, n_keys))  # (1, n_new, n_keys)
     return (w[0] > 0).numpy()
 
 
-def _mask_mistakes(n: int):
-    """``(mask, why)``: the masks a learner typically builds instead of the causal one."""
-    i = np.arange(n)
-    below = i[:, None] > i[None, :]  # (n, n), strictly below the diagonal
-    causal = i[:, None] >= i[None, :]
-    return (
+def _mask_mistakes(n_new: int, n_keys: int):
+    """``(mask, why)``: the masks a learner typically builds instead of the causal one.
+
+    Only those that differ from the right mask at this size are returned (on ``(1, 6)`` the
+    right mask is all True, so "no mask" is no mistake there).
+    """
+    p = np.arange(n_keys - n_new, n_keys)[:, None]  # (n_new, 1): the new tokens' positions
+    j = np.arange(n_keys)[None, :]  # (1, n_keys)
+    causal = j <= p
+    mistakes = [
+        (np.tril(np.ones((n_new, n_keys), dtype=bool)),
+         "your mask is the top-left triangle (np.tril of an (n_new, n_keys) array): that is "
+         "is_causal=True's alignment when n_q != n_k: the new tokens would see only the first "
+         "keys; align the triangle to the bottom right: the last query is the last token and "
+         "sees every key."),
         (~causal, "your mask is True where a query must NOT attend (the future): that is the "
                   "polarity of torch.nn.MultiheadAttention's attn_mask. Here, as in "
                   "scaled_dot_product_attention, True means 'may attend'."),
-        (below, "your mask leaves out the diagonal: with j < i instead of j <= i a token cannot "
-                "read itself, and the first token can read nothing at all."),
-        (causal | (i[None, :] == i[:, None] + 1),
-         "your mask lets query i read key i + 1, the very token it must predict (an off-by-one, "
-         "as np.tril(..., k=1) gives)."),
-        (causal.T, "your mask is the transpose: True on and above the diagonal lets each query "
-                   "read the future and not the past. Rows are queries, columns keys."),
-        (np.ones((n, n), dtype=bool), "your mask allows everything: no token is hidden from "
-                                      "another."),
-    )
+        (j < p, "your mask leaves out the diagonal: with j < p instead of j <= p (p the "
+                "query's position) a token cannot read itself, and on a square mask the first "
+                "token can read nothing at all."),
+        (j <= p + 1, "your mask lets the token at position p read key p + 1, the very token it "
+                     "must predict (an off-by-one)."),
+    ]
+    if n_new == n_keys:
+        mistakes.append((causal.T, "your mask is the transpose: True on and above the diagonal "
+                                   "lets each query read the future and not the past. Rows are "
+                                   "queries, columns keys."))
+    mistakes.append((np.ones((n_new, n_keys), dtype=bool),
+                     "your mask allows everything: no token is hidden from another."))
+    return tuple((m, why) for m, why in mistakes if not (m == causal).all())
+
+
+def _takes_two(fn) -> None:
+    """Refuse a function that cannot be called as ``fn(n_new, n_keys)``, before calling it."""
+    import inspect
+
+    try:
+        sig = inspect.signature(fn)
+    except (TypeError, ValueError):  # no signature to read (some builtins): calling will tell
+        return
+    try:
+        sig.bind(1, 1)
+    except TypeError:
+        raise CheckError(f"your function must take (n_new, n_keys), the number of new tokens "
+                         f"and the number of keys; yours takes {sig}") from None
 
 
 def check_causal_mask(fn) -> bool:
-    """Check ``fn(n)``, the causal mask of ``n`` tokens, against the one PyTorch applies.
+    """Check ``fn(n_new, n_keys)``, the causal mask of a cached step, against PyTorch's.
 
-    ``fn(n)`` returns an ``(n, n)`` array, ``True`` (or 1) where query ``i`` may attend to key
-    ``j``, that is where ``j <= i``, and ``False`` (or 0) elsewhere. The reference is read off
-    ``torch.nn.functional.scaled_dot_product_attention(..., is_causal=True)`` (see
-    :func:`_torch_causal_mask`), for ``n`` = 5, 9, 1 and 2.
+    In a cached decoding step the cache holds the ``n_keys - n_new`` earlier tokens, and the
+    ``n_new`` new ones come after them: new query ``r`` is the token at position
+    ``n_keys - n_new + r``. ``fn(n_new, n_keys)`` returns an ``(n_new, n_keys)`` array,
+    ``True`` (or 1) where new query ``r`` may attend to key ``j``, that is where
+    ``j <= n_keys - n_new + r``, and ``False`` (or 0) elsewhere. With ``n_new == n_keys`` it
+    is the ordinary square causal mask. The reference is read off
+    ``torch.nn.functional.scaled_dot_product_attention`` with
+    ``attn_mask=torch.nn.attention.bias.causal_lower_right(n_new, n_keys)`` (see
+    :func:`_torch_causal_mask`), for ``(n_new, n_keys)`` = (5, 5), (1, 1), (2, 2), (1, 6),
+    (3, 8) and (2, 9).
 
     Parameters
     ----------
     fn : callable
-        The learner's ``my_causal_mask(n)``.
+        The learner's ``my_causal_mask(n_new, n_keys)``.
 
     Returns
     -------
@@ -2011,10 +2050,12 @@ def check_causal_mask(fn) -> bool:
     Raises
     ------
     CheckError
-        Naming ``n`` and, when the mask is one of the usual mistakes (the opposite polarity, the
-        diagonal left out, key ``i + 1`` let in, the transpose, no mask at all), saying which;
-        otherwise the first entry that differs. A wrong shape, or values other than
-        True/False or 0/1 (such as an additive mask of 0 and -inf), are named as such.
+        Naming ``n_new`` and ``n_keys`` and, when the mask is one of the usual mistakes (the
+        top-left triangle that ``is_causal=True`` applies, the opposite polarity, the diagonal
+        left out, key ``p + 1`` let in, the transpose, no mask at all), saying which;
+        otherwise the first entry that differs. A function that does not take two
+        arguments, a wrong shape, or values other than True/False or 0/1 (such as an
+        additive mask of 0 and -inf), are named as such.
     ValueError
         If ``fn`` is not callable.
 
@@ -2022,42 +2063,56 @@ def check_causal_mask(fn) -> bool:
     --------
     >>> import numpy as np
     >>> from selfattn.exercises import check_causal_mask
-    >>> check_causal_mask(lambda n: np.tril(np.ones((n, n), dtype=bool)))
-    Correct: your mask is PyTorch's is_causal mask for n = 1, 2, 5 and 9.
+    >>> def my_causal_mask(n_new, n_keys):
+    ...     p = np.arange(n_keys - n_new, n_keys)  # the new tokens' positions
+    ...     return np.arange(n_keys)[None, :] <= p[:, None]  # (n_new, n_keys)
+    >>> check_causal_mask(my_causal_mask)
+    Correct: your mask is PyTorch's causal_lower_right mask for (n_new, n_keys) = (5, 5), (1, 1), (2, 2), (1, 6), (3, 8) and (2, 9).
     True
-    >>> check_causal_mask(lambda n: np.triu(np.ones((n, n), dtype=bool), k=1))
+    >>> check_causal_mask(lambda n_new, n_keys: np.tril(np.ones((n_new, n_keys), dtype=bool)))
     Traceback (most recent call last):
     ...
-    selfattn.exercises.CheckError: n=5: your mask is True where a query must NOT attend (the future): that is the polarity of torch.nn.MultiheadAttention's attn_mask. Here, as in scaled_dot_product_attention, True means 'may attend'.
+    selfattn.exercises.CheckError: n_new=1, n_keys=6: your mask is the top-left triangle (np.tril of an (n_new, n_keys) array): that is is_causal=True's alignment when n_q != n_k: the new tokens would see only the first keys; align the triangle to the bottom right: the last query is the last token and sees every key.
     """
     _checks.learner_function(fn, "check_causal_mask", "my_causal_mask")
-    for n in _MASK_SIZES:
-        desc = f"n={n}"
+    _takes_two(fn)
+    for n_new, n_keys in _MASK_SIZES:
+        desc = f"n_new={n_new}, n_keys={n_keys}"
         try:
-            result = fn(n)
+            result = fn(n_new, n_keys)
         except Exception as exc:
             raise CheckError(f"{desc}: your function raised {type(exc).__name__}: {exc}") from exc
         ans = np.asarray(_numpy(result))
-        if ans.shape != (n, n):
-            raise CheckError(f"{desc}: your mask has shape {ans.shape}, expected ({n}, {n}): one "
-                             "row per query, one column per key")
+        if ans.shape != (n_new, n_keys):
+            hint = "one row per new query, one column per key"
+            if n_new != n_keys and ans.shape == (n_keys, n_new):
+                hint = "that is the transpose: rows are the new queries, columns the keys"
+            elif n_new != n_keys and ans.shape == (n_keys, n_keys):
+                hint = ("that is the square mask of all n_keys tokens: a cached step computes "
+                        "only the n_new new queries, its last n_new rows")
+            raise CheckError(f"{desc}: your mask has shape {ans.shape}, expected "
+                             f"({n_new}, {n_keys}): {hint}")
         if ans.dtype != np.bool_:
             if not np.issubdtype(ans.dtype, np.number) or not np.isin(ans, (0, 1)).all():
                 raise CheckError(f"{desc}: your mask holds values other than True/False or 1/0 "
                                  f"(dtype {ans.dtype}); an additive mask of 0 and -inf is "
                                  "another form, this exercise asks for booleans")
             ans = ans == 1
-        expected = _torch_causal_mask(n)
+        expected = _torch_causal_mask(n_new, n_keys)
         if (ans == expected).all():
             continue
-        for wrong, why in _mask_mistakes(n):
+        for wrong, why in _mask_mistakes(n_new, n_keys):
             if (ans == wrong).all():
                 raise CheckError(f"{desc}: {why}")
-        i, j = (int(x) for x in np.argwhere(ans != expected)[0])
-        raise CheckError(f"{desc}: entry [{i}, {j}] (query {i}, key {j}) is {bool(ans[i, j])}, "
-                         f"expected {bool(expected[i, j])}: query i may attend to key j "
-                         "exactly when j <= i")
-    return _ok("your mask is PyTorch's is_causal mask for n = 1, 2, 5 and 9.")
+        r, j = (int(x) for x in np.argwhere(ans != expected)[0])
+        p = n_keys - n_new + r
+        raise CheckError(f"{desc}: entry [{r}, {j}] (new query {r}, the token at position {p}; "
+                         f"key {j}) is {bool(ans[r, j])}, expected {bool(expected[r, j])}: the "
+                         "token at position p may attend to key j exactly when j <= p")
+    sizes = ", ".join(f"({a}, {b})" for a, b in _MASK_SIZES[:-1])
+    a, b = _MASK_SIZES[-1]
+    return _ok(f"your mask is PyTorch's causal_lower_right mask for (n_new, n_keys) = {sizes} "
+               f"and ({a}, {b}).")
 
 
 __all__.append("check_causal_mask")
