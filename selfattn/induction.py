@@ -44,7 +44,14 @@ steps without a previous-token head: both layer-1 heads look 7 tokens back by po
 on any other length they still look 7 back and the accuracy falls to chance.
 
 Everything trains on the CPU with a fixed seed, one thread and deterministic algorithms
-(as :mod:`selfattn.training`), so the same seed gives the same weights bit for bit.
+(as :mod:`selfattn.training`), so the same seed gives the same weights bit for bit, on CPUs
+that run the same PyTorch kernels. PyTorch picks its CPU kernels by the processor's vector
+instructions (``torch.backends.cpu.get_cpu_capability()``: AVX2, AVX512, ...), and kernels of
+different widths round float32 sums differently; over 1,500 steps the last-bit differences
+grow until the weights differ in the first decimal (the training still reaches its targets,
+which tests/test_induction.py checks with the kernels of the CPU it runs on). The shipped weights were trained with the AVX2 kernels; on an x86-64 CPU with
+AVX-512, start Python with ``ATEN_CPU_CAPABILITY=avx2`` to reproduce them
+(tests/test_induction.py does so in a subprocess).
 """
 
 from __future__ import annotations
@@ -426,7 +433,8 @@ def train_induction(seed: int = 0, steps: int = STEPS, lengths=LENGTHS, n_heads:
 
     AdamW (lr 3e-3, betas 0.9 and 0.98, no weight decay) on the cross-entropy of the next
     token at every position (the random ones too), a new batch of 64 sequences each step,
-    float32, one CPU thread, deterministic algorithms.
+    float32, one CPU thread, deterministic algorithms: the same seed gives the same weights
+    on CPUs that run the same PyTorch kernels (see the module docstring for the shipped ones).
 
     Parameters
     ----------

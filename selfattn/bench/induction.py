@@ -48,7 +48,8 @@ def main(argv: list[str] | None = None) -> int:
     backend = SDPBackend(torch._fused_sdp_choice(q, q, q, None, 0.0, True)).name
     print(f"training attention: torch.nn.functional.scaled_dot_product_attention on 4-D "
           f"(batch, heads, n, d_head) input, causal, backend {backend}")
-    print(f"torch {torch.__version__}, training on 1 CPU thread, deterministic algorithms; "
+    print(f"torch {torch.__version__}, training on 1 CPU thread, deterministic algorithms, "
+          f"{torch.backends.cpu.get_cpu_capability()} CPU kernels (the shipped weights: AVX2); "
           f"{steps} steps of {induction.BATCH_SIZE} sequences of {induction.N_TOKENS} tokens")
     times = []
     for i in range(args.repeats):

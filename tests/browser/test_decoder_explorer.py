@@ -74,18 +74,19 @@ def check_shown_weights(root, model, where: str) -> dict:
     expected = attention_record(model, ids).attentions[state["layer"], state["head"]]  # (n, n)
     n = len(ids)
     grid = np.full((n, n), np.nan)
-    for i, j, value, text in reading["cells"]:
+    for i, j, value, _ in reading["cells"]:
         grid[i, j] = value
-        if j > i:  # masked: blank, so that the causal triangle shows
-            assert text == "", f"{where}: masked cell ({i}, {j}) reads {text!r}, expected nothing"
-        else:
-            assert text and abs(float(text) - expected[i, j]) <= 0.005 + 1e-9, (
-                f"{where}: cell ({i}, {j}) reads {text!r}, the weight is {expected[i, j]:.6f}")
     assert len(reading["cells"]) == n * n and not np.isnan(grid).any(), (
         f"{where}: {len(reading['cells'])} cells for {n} tokens")
     np.testing.assert_allclose(grid, expected, atol=TOL, rtol=0,
                                err_msg=f"{where}: the heatmap is not selfattn's layer "
                                        f"{state['layer']}, head {state['head']}")
+    for i, j, _, text in reading["cells"]:
+        if j > i:  # masked: blank, so that the causal triangle shows
+            assert text == "", f"{where}: masked cell ({i}, {j}) reads {text!r}, expected nothing"
+        else:
+            assert text and abs(float(text) - expected[i, j]) <= 0.005 + 1e-9, (
+                f"{where}: cell ({i}, {j}) reads {text!r}, the weight is {expected[i, j]:.6f}")
     bars = np.full(n, np.nan)
     for j, value in reading["bars"]:
         bars[j] = value
