@@ -240,3 +240,54 @@ def widget_page(tmp_path_factory, widget, title: str, width: str = "width"):
     finally:
         server.shutdown()
         server.server_close()
+
+
+# --------------------------------------------------------------------------- the head explorer
+#: selfattn/static/head_explorer.js's DOM contract (see tests/browser/test_head_explorer.py).
+HEAD_EXPLORER = 'div[data-testid="head-explorer"]'
+
+#: What the head explorer shows: its state, the heatmap's cells [i, j, value, text], the
+#: bars [key index, value], the number of sentences to pick from and the heatmap's width.
+READ_HEAD_EXPLORER = """(root) => ({
+  state: JSON.parse(root.getAttribute('data-state')),
+  n_sentences: root.querySelectorAll('select[data-testid="sentence-select"] option').length,
+  cells: [...root.querySelectorAll('[data-testid="cell"]')].map(e => [
+    Number(e.dataset.i), Number(e.dataset.j), Number(e.dataset.value), e.textContent]),
+  bars: [...root.querySelectorAll('[data-testid="weight"]')].map(e => [
+    Number(e.dataset.keyIndex), Number(e.dataset.value)]),
+  width: {table: Math.ceil(root.querySelector('table.sa-heatmap').getBoundingClientRect().width),
+          box: root.querySelector('table.sa-heatmap').parentElement.clientWidth,
+          scroll: root.scrollWidth - root.clientWidth},
+})"""
+
+
+def pick(page, root, testid: str, value: int) -> None:
+    """Choose ``value`` in the explorer's picker ``testid`` and wait for its state to change."""
+    select = root.locator(f'select[data-testid="{testid}"]')
+    if select.input_value() == str(value):
+        return
+    old = root.get_attribute("data-state")
+    select.select_option(str(value))
+    page.wait_for_function("([el, old]) => el.getAttribute('data-state') !== old",
+                           arg=[root.element_handle(), old])
+
+
+def check_heatmap_and_bars(reading: dict, expected, where: str, tol: float = 1e-6) -> None:
+    """The explorer's heatmap (one cell per entry) and bars (the query's row) equal ``expected``,
+    the (n, n) weights of the head its state names, to ``tol``."""
+    import numpy as np
+
+    state, n = reading["state"], len(expected)
+    grid = np.full((n, n), np.nan)
+    for i, j, value, _ in reading["cells"]:
+        grid[i, j] = value
+    assert len(reading["cells"]) == n * n and not np.isnan(grid).any(), (
+        f"{where}: {len(reading['cells'])} cells for {n} tokens, expected {n * n}")
+    np.testing.assert_allclose(grid, expected, atol=tol, rtol=0,
+                               err_msg=f"{where}: the heatmap is not selfattn's layer "
+                                       f"{state['layer']}, head {state['head']}")
+    bars = np.full(n, np.nan)
+    for j, value in reading["bars"]:
+        bars[j] = value
+    np.testing.assert_allclose(bars, expected[state["query_index"]], atol=tol, rtol=0,
+                               err_msg=f"{where}: the bars are not row {state['query_index']}")

@@ -16,25 +16,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from _browser import SCREENSHOTS, open_page
+from _browser import (HEAD_EXPLORER, READ_HEAD_EXPLORER, SCREENSHOTS, check_heatmap_and_bars,
+                      open_page, pick)
 
 pytestmark = pytest.mark.browser
 
 TOL = 1e-6
 PAGE = "chapters/11_causal_self_attention.html"
-ROOT_SEL = 'div[data-testid="head-explorer"]'
-
-_READ = """(root) => ({
-  state: JSON.parse(root.getAttribute('data-state')),
-  n_sentences: root.querySelectorAll('select[data-testid="sentence-select"] option').length,
-  cells: [...root.querySelectorAll('[data-testid="cell"]')].map(e => [
-    Number(e.dataset.i), Number(e.dataset.j), Number(e.dataset.value), e.textContent]),
-  bars: [...root.querySelectorAll('[data-testid="weight"]')].map(e => [
-    Number(e.dataset.keyIndex), Number(e.dataset.value)]),
-  width: {table: Math.ceil(root.querySelector('table.sa-heatmap').getBoundingClientRect().width),
-          box: root.querySelector('table.sa-heatmap').parentElement.clientWidth,
-          scroll: root.scrollWidth - root.clientWidth},
-})"""
 
 
 @pytest.fixture(scope="module")
@@ -48,50 +36,28 @@ def model():
 def opened(browser, book_url):
     context, page, log = open_page(browser, book_url, PAGE)
     try:
-        root = page.locator(ROOT_SEL)
+        root = page.locator(HEAD_EXPLORER)
         root.wait_for()
         yield page, root, log
     finally:
         context.close()
 
 
-def pick(page, root, testid: str, value: int):
-    old = root.get_attribute("data-state")
-    if root.locator(f'select[data-testid="{testid}"]').input_value() == str(value):
-        return
-    root.locator(f'select[data-testid="{testid}"]').select_option(str(value))
-    page.wait_for_function("([el, old]) => el.getAttribute('data-state') !== old",
-                           arg=[root.element_handle(), old])
-
-
 def check_shown_weights(root, model, where: str) -> dict:
     """The heatmap and the bars equal attention_record's weights of the head shown."""
     from selfattn.decoder import attention_record
 
-    reading = root.evaluate(_READ)
+    reading = root.evaluate(READ_HEAD_EXPLORER)
     state = reading["state"]
     ids = [int(t) for t in state["tokens"]]
     expected = attention_record(model, ids).attentions[state["layer"], state["head"]]  # (n, n)
-    n = len(ids)
-    grid = np.full((n, n), np.nan)
-    for i, j, value, _ in reading["cells"]:
-        grid[i, j] = value
-    assert len(reading["cells"]) == n * n and not np.isnan(grid).any(), (
-        f"{where}: {len(reading['cells'])} cells for {n} tokens")
-    np.testing.assert_allclose(grid, expected, atol=TOL, rtol=0,
-                               err_msg=f"{where}: the heatmap is not selfattn's layer "
-                                       f"{state['layer']}, head {state['head']}")
+    check_heatmap_and_bars(reading, expected, where, TOL)
     for i, j, _, text in reading["cells"]:
         if j > i:  # masked: blank, so that the causal triangle shows
             assert text == "", f"{where}: masked cell ({i}, {j}) reads {text!r}, expected nothing"
         else:
             assert text and abs(float(text) - expected[i, j]) <= 0.005 + 1e-9, (
                 f"{where}: cell ({i}, {j}) reads {text!r}, the weight is {expected[i, j]:.6f}")
-    bars = np.full(n, np.nan)
-    for j, value in reading["bars"]:
-        bars[j] = value
-    np.testing.assert_allclose(bars, expected[state["query_index"]], atol=TOL, rtol=0,
-                               err_msg=f"{where}: the bars are not row {state['query_index']}")
     width = reading["width"]
     assert width["table"] - width["box"] <= 1 and width["scroll"] <= 1, (
         f"{where}: the heatmap is {width['table']} px wide in a {width['box']} px box")

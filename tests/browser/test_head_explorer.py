@@ -25,13 +25,14 @@ import json
 import numpy as np
 import pytest
 
-from _browser import COLUMN_PX, open_page, widget_page, widget_scripts
+from _browser import (COLUMN_PX, HEAD_EXPLORER, READ_HEAD_EXPLORER, check_heatmap_and_bars, open_page,
+                      pick, widget_page, widget_scripts)
 from selfattn.widgets import HEAD_EXPLORER_SENTENCES
 
 pytestmark = pytest.mark.browser
 
 TOL = 1e-6
-ROOT_SEL = 'div[data-testid="head-explorer"]'
+ROOT_SEL = HEAD_EXPLORER
 #: The sentences on the test page: the explorer's own (the seed's pairs, a Winograd pair).
 SENTENCES = list(HEAD_EXPLORER_SENTENCES)
 STREET = SENTENCES.index("The animal didn't cross the street because it was too wide.")
@@ -62,46 +63,19 @@ def opened(browser, page_url):
         context.close()
 
 
-_READ = """(root) => ({
-  state: JSON.parse(root.getAttribute('data-state')),
-  cells: [...root.querySelectorAll('[data-testid="cell"]')].map(e => [
-    Number(e.dataset.i), Number(e.dataset.j), Number(e.dataset.value), e.textContent]),
-  bars: [...root.querySelectorAll('[data-testid="weight"]')].map(e => [
-    Number(e.dataset.keyIndex), Number(e.dataset.value)]),
-})"""
-
-
 def check_shown_numbers(root, encoder, where: str) -> dict:
     """The heatmap and the bars equal selfattn's weights of the head the pickers show."""
-    reading = root.evaluate(_READ)
+    reading = root.evaluate(READ_HEAD_EXPLORER)
     state = reading["state"]
     sentence = SENTENCES[state["sentence_index"]]
     expected_run = encoder(sentence)
     assert state["tokens"] == expected_run.tokens, f"{where}: tokens {state['tokens']} != {expected_run.tokens}"
     expected = expected_run.attentions[state["layer"], state["head"]].astype(np.float64)  # (n, n)
-    n = len(expected)
-    grid = np.full((n, n), np.nan)
-    for i, j, value, text in reading["cells"]:
-        grid[i, j] = value
+    check_heatmap_and_bars(reading, expected, where, TOL)
+    for i, j, _, text in reading["cells"]:
         assert text == f"{expected[i, j]:.2f}" or abs(float(text) - expected[i, j]) <= 0.005 + 1e-9, (
             f"{where}: cell ({i}, {j}) reads {text!r}, the weight is {expected[i, j]:.6f}")
-    assert len(reading["cells"]) == n * n and not np.isnan(grid).any(), f"{where}: expected {n * n} cells"
-    np.testing.assert_allclose(grid, expected, atol=TOL, rtol=0,
-                               err_msg=f"{where}: heatmap differs from selfattn's layer {state['layer']} "
-                                       f"head {state['head']}")
-    bars = np.full(n, np.nan)
-    for j, value in reading["bars"]:
-        bars[j] = value
-    np.testing.assert_allclose(bars, expected[state["query_index"]], atol=TOL, rtol=0,
-                               err_msg=f"{where}: bars differ from row {state['query_index']}")
     return state
-
-
-def pick(page, root, testid: str, value: int):
-    old = root.get_attribute("data-state")
-    root.locator(f'select[data-testid="{testid}"]').select_option(str(value))
-    page.wait_for_function("([el, old]) => el.getAttribute('data-state') !== old",
-                           arg=[root.element_handle(), old])
 
 
 def test_static_page_builder_uses_the_books_widget_scripts():
@@ -234,7 +208,7 @@ def test_with_a_kernel_a_typed_sentence_is_run_in_python_and_shown(lab_page, enc
     assert root.locator('[data-testid="error"]').count() == 0
     pick(page, root, "layer-select", 4)
     pick(page, root, "head-select", 2)
-    reading = root.evaluate(_READ)
+    reading = root.evaluate(READ_HEAD_EXPLORER)
     state = reading["state"]
     run = encoder(typed)
     assert state["tokens"] == run.tokens and state["tokens"][state["query_index"]] == "it"
